@@ -1,1 +1,26 @@
-//! placeholder
+//! A software authenticator and a WebAuthn client that plays the browser, for tests, the
+//! simulator and development without a security key.
+//!
+//! The authenticator is 1Password's `passkey-authenticator` with our own credential store
+//! (a JSON file, or memory) and our own crypto backend, so that keys and credential IDs come
+//! from an [`hwa_core::Entropy`] and a seed replays them. The client speaks the WebAuthn Level 3
+//! JSON encodings a browser page uses, so one relying party serves Chromium and this client.
+//! It leaves verification to the relying party (`hwa-webauthn`); it can be told to misbehave
+//! ([`Faults`]) so that every refusal of the relying party can be exercised.
+//!
+//! | module | what it owns |
+//! |---|---|
+//! | [`error`] | [`VaError`] |
+//! | [`faults`] | [`Faults`] and [`CounterFault`]: the ways the authenticator can misbehave |
+//! | [`authenticator`] | [`SoftAuthenticator`]: credentials, keys and the file store |
+//! | [`client`] | [`WebauthnClient`]: origin checks, client data, the JSON encodings |
+
+pub mod authenticator;
+pub mod client;
+pub mod error;
+pub mod faults;
+
+pub use authenticator::SoftAuthenticator;
+pub use client::WebauthnClient;
+pub use error::VaError;
+pub use faults::{CounterFault, Faults};
