@@ -8,7 +8,7 @@
 //! virtualised by turmoil, so they stay as they are.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::time::UnixMillis;
@@ -44,13 +44,17 @@ impl Clock for SystemClock {
 /// Simulated wall clock: a fixed epoch plus turmoil's simulated elapsed time, plus a skew that
 /// a fault schedule may change at any step.
 ///
-/// Outside a turmoil simulation it advances with tokio's clock from the moment it was made,
+/// Read from outside any host (the simulator's harness checking invariants between steps), it
+/// answers the simulated time it last saw, so those reads stay deterministic too. Outside a
+/// turmoil simulation altogether it advances with tokio's clock from the moment it was made,
 /// which keeps it usable in paused-time unit tests.
 #[derive(Debug)]
 pub struct SimClock {
     epoch: UnixMillis,
     skew_ms: AtomicI64,
     started: tokio::time::Instant,
+    /// Simulated milliseconds last seen from inside a host; `u64::MAX` before the first.
+    last_sim_ms: AtomicU64,
 }
 
 /// The epoch simulated clocks start from: 2026-01-01T00:00:00Z, a fixed date so that traces
@@ -59,7 +63,12 @@ pub const SIM_EPOCH: UnixMillis = UnixMillis(1_767_225_600_000);
 
 impl SimClock {
     pub fn new(epoch: UnixMillis) -> Self {
-        SimClock { epoch, skew_ms: AtomicI64::new(0), started: tokio::time::Instant::now() }
+        SimClock {
+            epoch,
+            skew_ms: AtomicI64::new(0),
+            started: tokio::time::Instant::now(),
+            last_sim_ms: AtomicU64::new(u64::MAX),
+        }
     }
 
     pub fn shared(epoch: UnixMillis) -> Arc<SimClock> {
@@ -72,7 +81,15 @@ impl SimClock {
     }
 
     fn elapsed(&self) -> Duration {
-        turmoil::sim_elapsed().unwrap_or_else(|| self.started.elapsed())
+        if let Some(elapsed) = turmoil::sim_elapsed() {
+            let ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX - 1);
+            self.last_sim_ms.fetch_max(ms, Ordering::SeqCst);
+            return elapsed;
+        }
+        match self.last_sim_ms.load(Ordering::SeqCst) {
+            u64::MAX => self.started.elapsed(),
+            ms => Duration::from_millis(ms),
+        }
     }
 }
 
