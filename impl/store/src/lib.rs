@@ -10,6 +10,9 @@
 //! Implementations:
 //! - [`memory::MemoryStore`]: in process, for the simulator and unit tests.
 //! - [`sqlite::SqliteStore`]: a SQLite file in the data directory, the embedded default.
+//! - `etcd::EtcdStore` (cargo feature `etcd`): an etcd cluster, for several auth servers.
+//!
+//! [`watch`] is the in-process fan-out of change events that the backends share.
 //!
 //! [`suite`] is one behaviour suite that every implementation must pass.
 
@@ -19,9 +22,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use hwa_core::UnixMillis;
 
+#[cfg(feature = "etcd")]
+pub mod etcd;
 pub mod memory;
 pub mod sqlite;
 pub mod suite;
+pub mod watch;
 
 /// A stored item.
 #[derive(Clone, PartialEq, Eq)]
@@ -146,6 +152,12 @@ pub fn check_key(key: &str) -> StoreResult<()> {
         return Err(StoreError::InvalidKey(key.chars().take(80).collect()));
     }
     Ok(())
+}
+
+/// Checks a prefix given to [`Store::range`] or [`Store::watch`]: like a key, except that the
+/// empty prefix (everything) is allowed.
+pub fn check_prefix(prefix: &str) -> StoreResult<()> {
+    if prefix.is_empty() { Ok(()) } else { check_key(prefix) }
 }
 
 /// Longest key accepted; keys are built from names and IDs, never from free text.
