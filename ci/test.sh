@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The test command of the README: formatting, lints, then every test of the workspace.
+# Tests start what they need themselves (hwad, etcd, sshd, chromium) on loopback.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+bash ci/check-unsafe.sh
+cargo test --workspace --locked
