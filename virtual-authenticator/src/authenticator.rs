@@ -1,33 +1,71 @@
-//! The software authenticator: its credentials, their keys, and the file they may live in.
+//! The software authenticator: 1Password's `passkey-authenticator` with our credential store
+//! ([`crate::store`]) and crypto backend ([`crate::crypto`]), and its fault switches.
+//!
+//! It keeps a signature counter per credential (starting at 0, plus one per assertion), holds
+//! P-256 (ES256) keys only, and answers "none" attestation. User presence and verification
+//! are always granted: the person is simulated. It does not set the backup flags, like a
+//! security key.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use hwa_core::SharedEntropy;
+use hwa_core::entropy::OsEntropy;
+use passkey_authenticator::{
+    Authenticator, CredentialIdLength, UiHint, UserCheck, UserValidationMethod,
+};
+use passkey_client::Client;
+use passkey_types::Passkey;
+use passkey_types::ctap2::{Aaguid, Ctap2Error};
 
+use crate::crypto::EntropyBackend;
 use crate::error::VaError;
 use crate::faults::Faults;
+use crate::store::SoftStore;
+
+/// Length of the credential IDs we make: 32 random bytes, well above WebAuthn's 16-byte floor.
+pub const CREDENTIAL_ID_BYTES: u8 = 32;
+
+/// The passkey-client `Client` around our authenticator.
+pub(crate) type PasskeyClient =
+    Client<SoftStore, SoftUser, EntropyBackend, public_suffix::PublicSuffixList, ()>;
 
 /// A software authenticator holding P-256 credentials.
-#[derive(Debug)]
 pub struct SoftAuthenticator {
-    path: Option<PathBuf>,
-    entropy: Option<SharedEntropy>,
+    pub(crate) client: PasskeyClient,
+    pub(crate) entropy: SharedEntropy,
     faults: Faults,
 }
 
+impl std::fmt::Debug for SoftAuthenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SoftAuthenticator")
+            .field("store", self.client.authenticator().store())
+            .field("faults", &self.faults)
+            .finish_non_exhaustive()
+    }
+}
+
 impl SoftAuthenticator {
-    /// Opens (or creates, mode 0600) a JSON credential file.
+    /// Opens (or creates, mode 0600) a JSON credential file; refuses a file readable by group
+    /// or others. Keys come from the operating system's generator.
     pub fn open_file(path: &Path) -> Result<Self, VaError> {
-        Ok(SoftAuthenticator {
-            path: Some(path.to_path_buf()),
-            entropy: None,
-            faults: Faults::default(),
-        })
+        Ok(Self::build(SoftStore::open(path)?, OsEntropy::shared()))
     }
 
-    /// An authenticator whose keys and credential IDs come from `entropy`.
+    /// An authenticator whose keys and credential IDs come from `entropy`: the same seed
+    /// gives the same credentials.
     pub fn in_memory(entropy: SharedEntropy) -> Self {
-        SoftAuthenticator { path: None, entropy: Some(entropy), faults: Faults::default() }
+        Self::build(SoftStore::in_memory(), entropy)
+    }
+
+    fn build(store: SoftStore, entropy: SharedEntropy) -> Self {
+        let backend = EntropyBackend::new(entropy.clone());
+        let mut authenticator = Authenticator::new(Aaguid::new_empty(), store, SoftUser, backend);
+        authenticator.set_make_credentials_with_signature_counter(true);
+        authenticator.set_make_credential_id_length(CredentialIdLength::from(CREDENTIAL_ID_BYTES));
+        // Our client checks origins itself (crate::origin) before passkey-client sees them.
+        let client = Client::new(authenticator).allows_insecure_localhost(true);
+        SoftAuthenticator { client, entropy, faults: Faults::default() }
     }
 
     pub fn faults(&self) -> Faults {
@@ -39,6 +77,36 @@ impl SoftAuthenticator {
     }
 
     pub fn credential_count(&self) -> usize {
-        0
+        self.client.authenticator().store().len()
+    }
+
+    pub(crate) fn credential(&self, id: &[u8]) -> Option<&Passkey> {
+        self.client.authenticator().store().get(id)
+    }
+}
+
+/// The simulated person: present and verified whenever asked.
+#[derive(Debug, Clone, Copy)]
+pub struct SoftUser;
+
+#[async_trait::async_trait]
+impl UserValidationMethod for SoftUser {
+    type PasskeyItem = Passkey;
+
+    async fn check_user<'a>(
+        &self,
+        _hint: UiHint<'a, Passkey>,
+        presence: bool,
+        verification: bool,
+    ) -> Result<UserCheck, Ctap2Error> {
+        Ok(UserCheck { presence, verification })
+    }
+
+    fn is_presence_enabled(&self) -> bool {
+        true
+    }
+
+    fn is_verification_enabled(&self) -> Option<bool> {
+        Some(true)
     }
 }

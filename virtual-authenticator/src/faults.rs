@@ -38,4 +38,6 @@ pub struct Faults {
     pub delay: Option<Duration>,
     /// Never answer: fail after `delay` (or at once).
     pub absent: bool,
+    /// Report a backup (BS=1) without backup eligibility (BE=0), which WebAuthn forbids.
+    pub inconsistent_backup_flags: bool,
 }

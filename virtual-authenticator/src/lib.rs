@@ -12,13 +12,21 @@
 //! |---|---|
 //! | [`error`] | [`VaError`] |
 //! | [`faults`] | [`Faults`] and [`CounterFault`]: the ways the authenticator can misbehave |
-//! | [`authenticator`] | [`SoftAuthenticator`]: credentials, keys and the file store |
+//! | [`authenticator`] | [`SoftAuthenticator`]: credentials, keys, the simulated person |
+//! | [`store`] | the credential store, in memory or in a 0600 JSON file |
+//! | [`crypto`] | the crypto backend: keys and credential IDs from an `Entropy` |
 //! | [`client`] | [`WebauthnClient`]: origin checks, client data, the JSON encodings |
+//! | [`origin`] | which origin may use which RP ID |
+//! | `tamper` | applies the fault switches to honest responses |
 
 pub mod authenticator;
 pub mod client;
+pub mod crypto;
 pub mod error;
 pub mod faults;
+pub mod origin;
+pub mod store;
+mod tamper;
 
 pub use authenticator::SoftAuthenticator;
 pub use client::WebauthnClient;

@@ -4,6 +4,9 @@
 //! The auth service reports [`WebauthnError::check`] in audit events ("approval failed, reason")
 //! and the conformance suite matches on it, so those names are stable.
 
+use webauthn_rp::response::auth::error::AuthCeremonyErr;
+use webauthn_rp::response::register::error::RegCeremonyErr;
+
 /// Why a ceremony failed. Messages say which check failed, never echo secrets.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -95,5 +98,84 @@ impl WebauthnError {
             WebauthnError::Expired => "expired",
             WebauthnError::Config(_) => "config",
         }
+    }
+}
+
+/// Maps a failed assertion check of `webauthn_rp` to our check.
+pub(crate) fn map_auth_error(error: AuthCeremonyErr) -> WebauthnError {
+    use webauthn_rp::response::auth::error::AuthenticatorDataErr as Data;
+    match error {
+        AuthCeremonyErr::Timeout => WebauthnError::Expired,
+        AuthCeremonyErr::CollectedClientData(e) => WebauthnError::ClientDataJson(e.to_string()),
+        AuthCeremonyErr::CollectedClientDataRelaxed(e) => {
+            WebauthnError::ClientDataJson(e.to_string())
+        }
+        AuthCeremonyErr::AuthenticatorData(Data::UserNotPresent) => WebauthnError::UserPresent,
+        AuthCeremonyErr::AuthenticatorData(Data::BackupWithoutEligibility) => {
+            WebauthnError::BackupFlags
+        }
+        AuthCeremonyErr::AuthenticatorData(Data::AuthenticatorExtension(_)) => {
+            WebauthnError::Extensions
+        }
+        AuthCeremonyErr::AuthenticatorData(e) => {
+            WebauthnError::Malformed(format!("authenticator data: {e}"))
+        }
+        AuthCeremonyErr::PubKey(e) => WebauthnError::Malformed(format!("stored public key: {e}")),
+        AuthCeremonyErr::AssertionSignature => WebauthnError::Signature,
+        AuthCeremonyErr::OriginMismatch => WebauthnError::Origin,
+        AuthCeremonyErr::CrossOrigin | AuthCeremonyErr::TopOriginMismatch => {
+            WebauthnError::CrossOrigin
+        }
+        AuthCeremonyErr::ChallengeMismatch => WebauthnError::Challenge,
+        AuthCeremonyErr::RpIdHashMismatch => WebauthnError::RpIdHash,
+        AuthCeremonyErr::UserNotVerified => WebauthnError::UserVerified,
+        AuthCeremonyErr::BackupEligible
+        | AuthCeremonyErr::BackupNotEligible
+        | AuthCeremonyErr::BackupDoesNotExist => WebauthnError::BackupFlags,
+        AuthCeremonyErr::Extension(_) => WebauthnError::Extensions,
+        AuthCeremonyErr::SignatureCounter => WebauthnError::Counter,
+        AuthCeremonyErr::UserHandleMismatch | AuthCeremonyErr::MissingUserHandle => {
+            WebauthnError::UserHandle
+        }
+        AuthCeremonyErr::CredentialIdMismatch | AuthCeremonyErr::NoMatchingAllowedCredential => {
+            WebauthnError::AllowedCredential
+        }
+        other => WebauthnError::Malformed(other.to_string()),
+    }
+}
+
+/// Maps a failed registration check of `webauthn_rp` to our check.
+pub(crate) fn map_reg_error(error: RegCeremonyErr) -> WebauthnError {
+    use webauthn_rp::response::register::error::{
+        AttestationObjectErr, AuthenticatorDataErr as Data,
+    };
+    match error {
+        RegCeremonyErr::Timeout => WebauthnError::Expired,
+        RegCeremonyErr::CollectedClientData(e) => WebauthnError::ClientDataJson(e.to_string()),
+        RegCeremonyErr::CollectedClientDataRelaxed(e) => {
+            WebauthnError::ClientDataJson(e.to_string())
+        }
+        RegCeremonyErr::AttestationObject(AttestationObjectErr::AuthData(
+            Data::BackupWithoutEligibility,
+        )) => WebauthnError::BackupFlags,
+        RegCeremonyErr::AttestationObject(e) => WebauthnError::Attestation(e.to_string()),
+        RegCeremonyErr::PubKey(e) => WebauthnError::Attestation(e.to_string()),
+        RegCeremonyErr::PublicKeyAlgorithmMismatch => {
+            WebauthnError::Attestation("public key algorithm not offered".into())
+        }
+        RegCeremonyErr::AttestationSignature => WebauthnError::Signature,
+        RegCeremonyErr::OriginMismatch => WebauthnError::Origin,
+        RegCeremonyErr::CrossOrigin | RegCeremonyErr::TopOriginMismatch => {
+            WebauthnError::CrossOrigin
+        }
+        RegCeremonyErr::ChallengeMismatch => WebauthnError::Challenge,
+        RegCeremonyErr::RpIdHashMismatch => WebauthnError::RpIdHash,
+        RegCeremonyErr::UserNotPresent => WebauthnError::UserPresent,
+        RegCeremonyErr::UserNotVerified => WebauthnError::UserVerified,
+        RegCeremonyErr::BackupEligible
+        | RegCeremonyErr::BackupNotEligible
+        | RegCeremonyErr::BackupDoesNotExist => WebauthnError::BackupFlags,
+        RegCeremonyErr::Extension(_) => WebauthnError::Extensions,
+        other => WebauthnError::Malformed(other.to_string()),
     }
 }

@@ -14,6 +14,7 @@
 //! | [`rp`] | [`RelyingParty`], its configuration and the four ceremony steps |
 //! | [`records`] | [`StoredCredential`], [`CeremonyState`], [`WebauthnUser`], [`VerifiedAssertion`] |
 
+pub mod client_data;
 pub mod error;
 pub mod records;
 pub mod rp;

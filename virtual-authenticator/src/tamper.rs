@@ -1,0 +1,145 @@
+//! Applies the fault switches to an honest response: rewrites the authenticator data and the
+//! client data, then signs the assertion again with the credential's key, so that each fault
+//! reaches exactly the relying-party check it is meant to trip (and not the signature check).
+//!
+//! Registration answers "none" attestation, which signs nothing, so its rewritten
+//! authenticator data needs no new signature; `bogus_signature` and the counter faults only
+//! affect assertions.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+use crate::crypto;
+use crate::error::VaError;
+use crate::faults::{CounterFault, Faults};
+
+/// Authenticator data layout (WebAuthn L3, section 6.1): RP ID hash, flags, counter.
+const RP_ID_HASH_END: usize = 32;
+const FLAGS_AT: usize = 32;
+const COUNTER_AT: usize = 33;
+const COUNTER_END: usize = 37;
+
+/// Flag bits (WebAuthn L3, section 6.1).
+const FLAG_UP: u8 = 0x01;
+const FLAG_UV: u8 = 0x04;
+const FLAG_BE: u8 = 0x08;
+const FLAG_BS: u8 = 0x10;
+
+/// What a bogus signature signs instead of the real data: anything else gives a well-formed
+/// signature that does not verify.
+const BOGUS_PREFIX: &[u8] = b"not what the relying party hashes";
+
+/// Rewrites a `RegistrationResponseJSON` per `faults`.
+pub(crate) fn registration(json: &mut Value, faults: &Faults) -> Result<(), VaError> {
+    if let Some(origin) = &faults.wrong_origin {
+        let client_data = field(json, "clientDataJSON")?;
+        set_field(json, "clientDataJSON", &rewrite_origin(&client_data, origin)?)?;
+    }
+    let old = field(json, "authenticatorData")?;
+    let new = authenticator_data(&old, faults, false)?;
+    if new != old {
+        let attestation = field(json, "attestationObject")?;
+        let at = attestation
+            .windows(old.len())
+            .position(|w| w == old.as_slice())
+            .ok_or_else(|| VaError::Authenticator("attestation lacks its own auth data".into()))?;
+        let mut rewritten = attestation.clone();
+        rewritten[at..at + old.len()].copy_from_slice(&new);
+        set_field(json, "attestationObject", &rewritten)?;
+        set_field(json, "authenticatorData", &new)?;
+    }
+    Ok(())
+}
+
+/// Rewrites an `AuthenticationResponseJSON` per `faults`, signing again with scalar `d`.
+pub(crate) fn assertion(json: &mut Value, faults: &Faults, d: &[u8]) -> Result<(), VaError> {
+    let old_client_data = field(json, "clientDataJSON")?;
+    let client_data = match &faults.wrong_origin {
+        Some(origin) => rewrite_origin(&old_client_data, origin)?,
+        None => old_client_data.clone(),
+    };
+    let old_auth_data = field(json, "authenticatorData")?;
+    let auth_data = authenticator_data(&old_auth_data, faults, true)?;
+    let mut signed = auth_data.clone();
+    signed.extend_from_slice(&Sha256::digest(&client_data));
+    if faults.bogus_signature {
+        let mut other = BOGUS_PREFIX.to_vec();
+        other.extend_from_slice(&signed);
+        set_field(json, "signature", &crypto::sign_es256(d, &other)?)?;
+    } else if client_data != old_client_data || auth_data != old_auth_data {
+        set_field(json, "signature", &crypto::sign_es256(d, &signed)?)?;
+    }
+    set_field(json, "clientDataJSON", &client_data)?;
+    set_field(json, "authenticatorData", &auth_data)?;
+    Ok(())
+}
+
+fn authenticator_data(data: &[u8], faults: &Faults, counter: bool) -> Result<Vec<u8>, VaError> {
+    if data.len() < COUNTER_END {
+        return Err(VaError::Authenticator("authenticator data too short".into()));
+    }
+    let mut out = data.to_vec();
+    if let Some(rp_id) = &faults.wrong_rp_id {
+        out[..RP_ID_HASH_END].copy_from_slice(&Sha256::digest(rp_id.as_bytes()));
+    }
+    if faults.no_user_presence {
+        out[FLAGS_AT] &= !FLAG_UP;
+    }
+    if faults.no_user_verification {
+        out[FLAGS_AT] &= !FLAG_UV;
+    }
+    if faults.inconsistent_backup_flags {
+        out[FLAGS_AT] = (out[FLAGS_AT] & !FLAG_BE) | FLAG_BS;
+    }
+    if counter {
+        let mut honest = [0u8; 4];
+        honest.copy_from_slice(&out[COUNTER_AT..COUNTER_END]);
+        let honest = u32::from_be_bytes(honest);
+        let sent = match faults.counter {
+            CounterFault::Honest => honest,
+            CounterFault::Frozen => 0,
+            // Below the value the previous assertion sent (honest - 1).
+            CounterFault::RolledBack => honest.saturating_sub(2),
+        };
+        out[COUNTER_AT..COUNTER_END].copy_from_slice(&sent.to_be_bytes());
+    }
+    Ok(out)
+}
+
+/// Replaces the origin in client data JSON, keeping every other byte as the client wrote it.
+fn rewrite_origin(client_data: &[u8], origin: &str) -> Result<Vec<u8>, VaError> {
+    let bad = || VaError::Authenticator("client data has no origin to rewrite".into());
+    let text = std::str::from_utf8(client_data).map_err(|_| bad())?;
+    let parsed: Value = serde_json::from_str(text).map_err(|_| bad())?;
+    let old = parsed.get("origin").and_then(Value::as_str).ok_or_else(bad)?;
+    let encode = |s: &str| serde_json::to_string(s).map_err(|_| bad());
+    let pattern = format!("\"origin\":{}", encode(old)?);
+    if !text.contains(&pattern) {
+        return Err(bad());
+    }
+    Ok(text.replacen(&pattern, &format!("\"origin\":{}", encode(origin)?), 1).into_bytes())
+}
+
+fn response_mut(json: &mut Value) -> Result<&mut serde_json::Map<String, Value>, VaError> {
+    json.get_mut("response")
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| VaError::Authenticator("credential has no response".into()))
+}
+
+fn field(json: &mut Value, name: &str) -> Result<Vec<u8>, VaError> {
+    let text = response_mut(json)?
+        .get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| VaError::Authenticator(format!("response has no {name}")))?
+        .to_owned();
+    URL_SAFE_NO_PAD
+        .decode(text.trim_end_matches('='))
+        .map_err(|_| VaError::Authenticator(format!("response {name} is not base64url")))
+}
+
+fn set_field(json: &mut Value, name: &str, bytes: &[u8]) -> Result<(), VaError> {
+    response_mut(json)?.insert(name.to_owned(), Value::String(URL_SAFE_NO_PAD.encode(bytes)));
+    Ok(())
+}
