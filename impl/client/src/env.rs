@@ -1,0 +1,180 @@
+//! The environment a client command runs in: every outside effect it may have goes through
+//! one of these fields, so the real binary and the simulator differ only in what they put here.
+//!
+//! [`ClientEnv`] carries the network, clock, entropy and memory-locking seams of `hwa-core`,
+//! the home directory (absent for a simulated host without one), the OS user, the variables of
+//! the process environment, a [`Terminal`] and an [`AuthenticatorFactory`] that opens WebAuthn
+//! devices. This module does not decide anything; the commands do.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use hwa_core::memlock::SharedLocker;
+use hwa_core::{SharedClock, SharedEntropy, SharedNetwork};
+use serde_json::Value;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use zeroize::Zeroizing;
+
+/// Everything a command may touch outside its own memory.
+pub struct ClientEnv {
+    pub net: SharedNetwork,
+    pub clock: SharedClock,
+    pub entropy: SharedEntropy,
+    pub locker: SharedLocker,
+    /// The home directory, where session profiles live; `None` when there is none.
+    pub home: Option<PathBuf>,
+    /// The OS user of the terminal, the default Teleport-style user and SSH login (SPEC HL-02).
+    pub os_user: String,
+    /// Variables of the process environment (`HWA_PROXY`, `HWA_USER`, ...).
+    pub vars: BTreeMap<String, String>,
+    pub term: Box<dyn Terminal>,
+    pub authenticators: Arc<dyn AuthenticatorFactory>,
+}
+
+impl fmt::Debug for ClientEnv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientEnv")
+            .field("home", &self.home)
+            .field("os_user", &self.os_user)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientEnv {
+    /// A variable of the process environment, `None` when unset or empty.
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    /// Writes a line on standard error, where every prompt and message for people goes.
+    pub async fn say(&mut self, line: &str) -> io::Result<()> {
+        self.term.err(&format!("{line}\n")).await
+    }
+
+    /// Writes a line on standard output, reserved for the command's result.
+    pub async fn print(&mut self, line: &str) -> io::Result<()> {
+        self.term.out(&format!("{line}\n")).await
+    }
+}
+
+/// Standard input, output and error of a command.
+#[async_trait]
+pub trait Terminal: Send {
+    async fn out(&mut self, text: &str) -> io::Result<()>;
+
+    async fn err(&mut self, text: &str) -> io::Result<()>;
+
+    /// One line of input without its line ending, or `None` at end of input.
+    async fn read_line(&mut self) -> io::Result<Option<String>>;
+
+    /// Reads a secret after showing `prompt` on standard error; a real terminal turns echo off.
+    async fn read_secret(&mut self, prompt: &str) -> io::Result<Zeroizing<String>>;
+}
+
+/// Longest line read from the terminal: an answer or a password, never more.
+const LINE_MAX_BYTES: usize = 4096;
+
+/// A terminal over any byte streams: in-memory pipes in tests and the simulator, real stdio in
+/// the binary (which adds echo control for secrets).
+pub struct IoTerminal {
+    pub input: Box<dyn AsyncBufRead + Send + Unpin>,
+    pub stdout: Box<dyn AsyncWrite + Send + Unpin>,
+    pub stderr: Box<dyn AsyncWrite + Send + Unpin>,
+}
+
+impl fmt::Debug for IoTerminal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IoTerminal")
+    }
+}
+
+#[async_trait]
+impl Terminal for IoTerminal {
+    async fn out(&mut self, text: &str) -> io::Result<()> {
+        self.stdout.write_all(text.as_bytes()).await?;
+        self.stdout.flush().await
+    }
+
+    async fn err(&mut self, text: &str) -> io::Result<()> {
+        self.stderr.write_all(text.as_bytes()).await?;
+        self.stderr.flush().await
+    }
+
+    async fn read_line(&mut self) -> io::Result<Option<String>> {
+        let mut line = Zeroizing::new(String::new());
+        let n = (&mut self.input).take(LINE_MAX_BYTES as u64).read_line(&mut line).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        Ok(Some(line.trim_end_matches(['\r', '\n']).to_owned()))
+    }
+
+    async fn read_secret(&mut self, prompt: &str) -> io::Result<Zeroizing<String>> {
+        self.err(prompt).await?;
+        let line = self.read_line().await?;
+        Ok(Zeroizing::new(line.unwrap_or_default()))
+    }
+}
+
+/// A WebAuthn device as a browser would drive it: creation and request options in the
+/// WebAuthn JSON encoding in, a `PublicKeyCredential` in the same encoding out.
+#[async_trait]
+pub trait WebauthnDevice: Send {
+    async fn register(&mut self, creation_options: &Value, origin: &str) -> Result<Value, String>;
+
+    async fn authenticate(
+        &mut self,
+        request_options: &Value,
+        origin: &str,
+    ) -> Result<Value, String>;
+}
+
+/// Opens WebAuthn devices. The real binary opens software authenticator files; the simulator
+/// hands out authenticators of its own.
+pub trait AuthenticatorFactory: Send + Sync + fmt::Debug {
+    /// Opens the software authenticator stored in `path`.
+    fn open_file(&self, path: &Path) -> Result<Box<dyn WebauthnDevice>, String>;
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    //! A test environment: simulated clock, seeded entropy, a locker that always succeeds, no
+    //! home directory, and a terminal with empty input whose output is discarded.
+
+    use super::*;
+    use hwa_core::clock::{SIM_EPOCH, SimClock};
+    use hwa_core::entropy::SeededEntropy;
+    use hwa_core::memlock::{SimLockBehaviour, SimLocker};
+    use hwa_core::net::TokioNetwork;
+
+    #[derive(Debug)]
+    struct NoDevices;
+
+    impl AuthenticatorFactory for NoDevices {
+        fn open_file(&self, path: &Path) -> Result<Box<dyn WebauthnDevice>, String> {
+            Err(format!("no authenticator in unit tests ({})", path.display()))
+        }
+    }
+
+    pub(crate) fn test_env() -> ClientEnv {
+        ClientEnv {
+            net: TokioNetwork::shared(),
+            clock: SimClock::shared(SIM_EPOCH),
+            entropy: SeededEntropy::shared(1),
+            locker: Arc::new(SimLocker(SimLockBehaviour::Succeed)),
+            home: None,
+            os_user: "osuser".into(),
+            vars: BTreeMap::new(),
+            term: Box::new(IoTerminal {
+                input: Box::new(tokio::io::BufReader::new(tokio::io::empty())),
+                stdout: Box::new(tokio::io::sink()),
+                stderr: Box::new(tokio::io::sink()),
+            }),
+            authenticators: Arc::new(NoDevices),
+        }
+    }
+}

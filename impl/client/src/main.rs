@@ -1,0 +1,111 @@
+//! The `hwa` binary: builds the real environment (tokio sockets, the system clock and random
+//! generator, the operating system's memory locking, the terminal, `$HOME`, the OS user) and
+//! hands the command line to [`hwa_client::run`]. All behaviour lives in the library.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use hwa_client::device::SoftAuthenticatorFiles;
+use hwa_client::{ClientEnv, IoTerminal, Terminal};
+use hwa_core::clock::SystemClock;
+use hwa_core::entropy::OsEntropy;
+use hwa_core::memlock::SystemLocker;
+use hwa_core::net::TokioNetwork;
+use zeroize::Zeroizing;
+
+fn main() -> ExitCode {
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            #[allow(clippy::print_stderr)] // no terminal seam exists before the runtime
+            {
+                eprintln!("error: cannot start the async runtime: {e}");
+            }
+            return ExitCode::from(hwa_client::run::EXIT_RUNTIME);
+        }
+    };
+    let args: Vec<String> = std::env::args().collect();
+    let env = real_env();
+    ExitCode::from(runtime.block_on(hwa_client::run(args, env)))
+}
+
+fn real_env() -> ClientEnv {
+    let vars: BTreeMap<String, String> =
+        std::env::vars().filter(|(k, _)| k.starts_with("HWA_")).collect();
+    ClientEnv {
+        net: TokioNetwork::shared(),
+        clock: SystemClock::shared(),
+        entropy: OsEntropy::shared(),
+        locker: Arc::new(SystemLocker),
+        home: std::env::var_os("HOME").filter(|h| !h.is_empty()).map(Into::into),
+        os_user: os_user(),
+        vars,
+        term: Box::new(RealTerminal(IoTerminal {
+            input: Box::new(tokio::io::BufReader::new(tokio::io::stdin())),
+            stdout: Box::new(tokio::io::stdout()),
+            stderr: Box::new(tokio::io::stderr()),
+        })),
+        authenticators: Arc::new(SoftAuthenticatorFiles),
+    }
+}
+
+/// The OS user of the terminal: `USER`, then `LOGNAME`, then the password database.
+fn os_user() -> String {
+    for var in ["USER", "LOGNAME"] {
+        if let Ok(name) = std::env::var(var)
+            && !name.is_empty()
+        {
+            return name;
+        }
+    }
+    match nix::unistd::User::from_uid(nix::unistd::getuid()) {
+        Ok(Some(user)) => user.name,
+        _ => nix::unistd::getuid().to_string(),
+    }
+}
+
+/// Logs go to standard error, quiet unless `HWA_LOG` asks (e.g. `HWA_LOG=debug`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HWA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// Real stdio, with echo turned off while a secret is typed on a terminal.
+struct RealTerminal(IoTerminal);
+
+#[async_trait]
+impl Terminal for RealTerminal {
+    async fn out(&mut self, text: &str) -> std::io::Result<()> {
+        self.0.out(text).await
+    }
+
+    async fn err(&mut self, text: &str) -> std::io::Result<()> {
+        self.0.err(text).await
+    }
+
+    async fn read_line(&mut self) -> std::io::Result<Option<String>> {
+        self.0.read_line().await
+    }
+
+    async fn read_secret(&mut self, prompt: &str) -> std::io::Result<Zeroizing<String>> {
+        use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+        let stdin = std::io::stdin();
+        if !stdin.is_terminal() {
+            return self.0.read_secret(prompt).await;
+        }
+        let saved = tcgetattr(&stdin).map_err(std::io::Error::from)?;
+        let mut quiet = saved.clone();
+        quiet.local_flags.remove(LocalFlags::ECHO);
+        tcsetattr(&stdin, SetArg::TCSANOW, &quiet).map_err(std::io::Error::from)?;
+        let secret = self.0.read_secret(prompt).await;
+        let restored = tcsetattr(&stdin, SetArg::TCSANOW, &saved).map_err(std::io::Error::from);
+        self.0.err("\n").await?;
+        restored?;
+        secret
+    }
+}
