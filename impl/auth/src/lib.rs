@@ -10,9 +10,44 @@
 //! |---|---|
 //! | [`service`] | [`AuthService`], the facade: the order of checks of every operation |
 //! | [`error`] | [`AuthError`] and its mapping to `ErrorCode` |
+//! | [`headless`] | the headless request record and its compare-and-swap transitions |
+//! | [`waiters`] | the bounded in-memory registry of waiting logins |
+//! | [`events`] | the stream of a user's headless requests (`hwa headless watch`) |
+//! | [`challenges`] | WebAuthn challenges, their purpose, and taking them once |
+//! | [`users`] | user records, password hashes, credentials |
+//! | [`roles`] | roles and the permissions they grant |
+//! | [`preference`] | `cluster_auth_preference` |
+//! | [`resources`] | YAML resources: kind dispatch and field-naming errors |
+//! | [`invites`], [`sessions`], [`admin`], [`tokens`] | bearer tokens, stored hashed |
+//! | [`ca`] | the user and host certificate authorities |
+//! | [`certs`] | the one-minute headless certificate |
+//! | [`cert_auth`] | the `HwaCert` authorization scheme |
+//! | [`locks`] | administrator locks on users and credentials |
+//! | [`audit`] | the audit log |
+//! | [`nodes`] | the node inventory |
+//! | [`kv`] | typed JSON records over the store |
 
+pub mod admin;
+pub mod audit;
+pub mod ca;
+pub mod cert_auth;
+pub mod certs;
+pub mod challenges;
 pub mod error;
+pub mod events;
+pub mod headless;
+pub mod invites;
+pub mod kv;
+pub mod locks;
+pub mod nodes;
+pub mod preference;
+pub mod resources;
+pub mod roles;
 pub mod service;
+pub mod sessions;
+pub mod tokens;
+pub mod users;
+pub mod waiters;
 
 pub use error::AuthError;
 pub use service::{

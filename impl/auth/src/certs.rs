@@ -1,0 +1,131 @@
+//! The SSH user certificate a headless approval grants (SPEC HL-17, HL-21).
+//!
+//! - For the submitted public key only.
+//! - `valid_after` is the issuing second, not back-dated: the window is the promised minute and
+//!   no more. Nodes must keep their clocks within a second or two of the auth server (NTP);
+//!   a node running behind would see the certificate as not yet valid, which fails closed.
+//! - `valid_before` is `min(now + CERT_TTL, request expiry)`, whatever TTL the client asked.
+//! - Principals: the requested logins that the user's roles permit; with none requested, every
+//!   permitted login (`ls` names no login).
+//! - Extensions: `permit-pty`, [`EXT_MFA_VERIFIED`] with the approving credential, and
+//!   [`EXT_NODES`] when the approval named nodes. Critical option `source-address` with the
+//!   waiting client's address, so the certificate is useless from anywhere else.
+//!
+//! The checks that come before issuing (record equals request, locks) are the service's.
+
+use std::net::IpAddr;
+
+use hwa_core::id::RequestId;
+use hwa_core::limits::CERT_TTL;
+use hwa_core::{Entropy, UnixMillis};
+use ssh_key::PublicKey;
+use ssh_key::certificate::{Builder, CertType};
+
+use crate::ca::CertAuthority;
+use crate::error::AuthError;
+
+/// Extension naming the credential (base64url) whose assertion approved the request, so a
+/// node can treat the certificate as MFA-verified for this one command (SPEC HL-19).
+pub const EXT_MFA_VERIFIED: &str = "hwa-mfa-verified@headless-webauthn";
+/// Extension listing, comma-separated, the only nodes the certificate is for (SPEC HL-21).
+pub const EXT_NODES: &str = "hwa-nodes@headless-webauthn";
+/// The OpenSSH critical option restricting source addresses.
+pub const OPT_SOURCE_ADDRESS: &str = "source-address";
+/// OpenSSH's extension allowing a terminal.
+pub const EXT_PERMIT_PTY: &str = "permit-pty";
+
+/// Bytes of certificate nonce (OpenSSH uses 32).
+const NONCE_BYTES: usize = 32;
+
+/// What to put into the certificate.
+#[derive(Debug, Clone)]
+pub struct CertRequest<'a> {
+    pub user: &'a str,
+    pub request_id: &'a RequestId,
+    pub public_key: &'a PublicKey,
+    pub principals: &'a [String],
+    pub nodes: &'a [String],
+    pub client_ip: IpAddr,
+    pub credential_id_b64: &'a str,
+    pub request_expires_at: UnixMillis,
+}
+
+/// A signed certificate.
+#[derive(Debug, Clone)]
+pub struct IssuedCert {
+    pub openssh: String,
+    pub serial: u64,
+    pub valid_after_secs: u64,
+    pub valid_before_secs: u64,
+}
+
+/// The key ID: who and which request, as sshd logs it.
+pub fn key_id(user: &str, id: &RequestId) -> String {
+    format!("user={user} headless_request={id}")
+}
+
+/// The user named by a key ID this module wrote.
+pub fn user_of_key_id(key_id: &str) -> Option<&str> {
+    key_id.strip_prefix("user=")?.split(' ').next().filter(|u| !u.is_empty())
+}
+
+pub fn issue(
+    ca: &CertAuthority,
+    entropy: &dyn Entropy,
+    now: UnixMillis,
+    req: &CertRequest<'_>,
+) -> Result<IssuedCert, AuthError> {
+    if req.principals.is_empty() {
+        return Err(AuthError::Internal("a certificate without principals was asked for".into()));
+    }
+    let valid_after = now.secs_floor();
+    let valid_before = now.plus(CERT_TTL).min(req.request_expires_at).secs_end();
+    if valid_before <= valid_after {
+        return Err(AuthError::RequestExpired { id: req.request_id.clone() });
+    }
+    let nonce = hwa_core::entropy::array::<NONCE_BYTES>(entropy);
+    let serial = u64::from_le_bytes(hwa_core::entropy::array(entropy));
+    let build = || -> Result<ssh_key::Certificate, ssh_key::Error> {
+        let mut builder = Builder::new(
+            nonce.to_vec(),
+            req.public_key.key_data().clone(),
+            valid_after,
+            valid_before,
+        )?;
+        builder.serial(serial)?;
+        builder.cert_type(CertType::User)?;
+        builder.key_id(key_id(req.user, req.request_id))?;
+        for principal in req.principals {
+            builder.valid_principal(principal.clone())?;
+        }
+        builder.critical_option(OPT_SOURCE_ADDRESS, req.client_ip.to_string())?;
+        builder.extension(EXT_PERMIT_PTY, "")?;
+        builder.extension(EXT_MFA_VERIFIED, req.credential_id_b64)?;
+        if !req.nodes.is_empty() {
+            builder.extension(EXT_NODES, req.nodes.join(","))?;
+        }
+        builder.sign(ca.private_key())
+    };
+    let cert = build().map_err(|e| AuthError::Internal(format!("signing a certificate: {e}")))?;
+    let openssh = cert
+        .to_openssh()
+        .map_err(|e| AuthError::Internal(format!("encoding a certificate: {e}")))?;
+    Ok(IssuedCert {
+        openssh,
+        serial,
+        valid_after_secs: valid_after,
+        valid_before_secs: valid_before,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_user_is_read_back_from_the_key_id() {
+        let id = RequestId::derive(b"k");
+        assert_eq!(user_of_key_id(&key_id("alice", &id)), Some("alice"));
+        assert_eq!(user_of_key_id("something else"), None);
+    }
+}

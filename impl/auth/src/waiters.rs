@@ -1,0 +1,102 @@
+//! The in-memory registry of waiting headless logins on this server.
+//!
+//! A login with no interest shown writes nothing to the store (SPEC HL-08); what bounds a
+//! flood of such logins is this registry: at most `limits::PENDING_PER_USER_MAX` per user and
+//! `limits::PENDING_PER_SERVER_MAX` in all, and one login per request ID. A [`WaiterGuard`]
+//! frees its slot when the login ends, however it ends.
+//!
+//! # Limitations
+//! The registry is per server: two logins with one ID on two auth servers are told apart only
+//! once the second one finds the first one's pending record in the store.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use hwa_core::id::RequestId;
+use hwa_core::limits::{PENDING_PER_SERVER_MAX, PENDING_PER_USER_MAX};
+
+use crate::error::AuthError;
+
+#[derive(Debug, Default)]
+pub struct Waiters {
+    /// Request ID → user of every waiting login.
+    by_id: Mutex<BTreeMap<RequestId, String>>,
+}
+
+/// A waiting login's slot; dropping it frees the slot.
+#[derive(Debug)]
+pub struct WaiterGuard {
+    waiters: Arc<Waiters>,
+    id: RequestId,
+}
+
+impl Drop for WaiterGuard {
+    fn drop(&mut self) {
+        self.waiters.lock().remove(&self.id);
+    }
+}
+
+impl Waiters {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<RequestId, String>> {
+        self.by_id.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Registers a waiting login, or says why it may not wait.
+    pub fn register(
+        self: &Arc<Self>,
+        user: &str,
+        id: &RequestId,
+    ) -> Result<WaiterGuard, AuthError> {
+        let mut by_id = self.lock();
+        if by_id.contains_key(id) {
+            return Err(AuthError::DuplicateWaiting { id: id.clone() });
+        }
+        let for_user = by_id.values().filter(|u| u.as_str() == user).count();
+        if for_user >= PENDING_PER_USER_MAX {
+            return Err(AuthError::TooManyPendingForUser {
+                user: user.to_string(),
+                max: PENDING_PER_USER_MAX,
+            });
+        }
+        if by_id.len() >= PENDING_PER_SERVER_MAX {
+            return Err(AuthError::TooManyPendingOnServer { max: PENDING_PER_SERVER_MAX });
+        }
+        by_id.insert(id.clone(), user.to_string());
+        Ok(WaiterGuard { waiters: Arc::clone(self), id: id.clone() })
+    }
+
+    /// The user whose login waits for `id` on this server, if any.
+    pub fn user_of(&self, id: &RequestId) -> Option<String> {
+        self.lock().get(id).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_login_with_the_same_id_is_refused_until_the_first_ends() {
+        let waiters = Arc::new(Waiters::default());
+        let id = RequestId::derive(b"k");
+        let guard = waiters.register("alice", &id).unwrap();
+        assert!(matches!(waiters.register("alice", &id), Err(AuthError::DuplicateWaiting { .. })));
+        drop(guard);
+        assert!(waiters.register("alice", &id).is_ok());
+    }
+
+    #[test]
+    fn one_user_cannot_hold_more_than_the_per_user_bound() {
+        let waiters = Arc::new(Waiters::default());
+        let guards: Vec<_> = (0..PENDING_PER_USER_MAX)
+            .map(|i| waiters.register("alice", &RequestId::derive(&i.to_le_bytes())).unwrap())
+            .collect();
+        let extra = RequestId::derive(b"one more");
+        assert!(matches!(
+            waiters.register("alice", &extra),
+            Err(AuthError::TooManyPendingForUser { max: PENDING_PER_USER_MAX, .. })
+        ));
+        assert!(waiters.register("bob", &extra).is_ok());
+        drop(guards);
+    }
+}
