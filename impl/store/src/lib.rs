@@ -121,8 +121,12 @@ pub trait Store: Send + Sync + fmt::Debug {
     ) -> StoreResult<Written>;
 
     /// Writes `key` unconditionally.
-    async fn put(&self, key: &str, value: Vec<u8>, expires_at: Option<UnixMillis>)
-    -> StoreResult<u64>;
+    async fn put(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        expires_at: Option<UnixMillis>,
+    ) -> StoreResult<u64>;
 
     /// Replaces `key` only if its current revision is `expected_revision`.
     async fn compare_and_swap(
