@@ -100,8 +100,9 @@ pub enum AuthError {
     NotRequestOwner { id: RequestId, user: String },
 
     #[error(
-        "no headless request {id} is waiting for user {user}; check the id the command printed, \
-         and log in as the user who started the command"
+        "no headless request {id} is waiting for user {user}; it may have timed out, or been \
+         started by another user: check the id the command printed and log in as the user who \
+         started the command"
     )]
     RequestNotFound { id: RequestId, user: String },
 

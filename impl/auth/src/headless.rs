@@ -27,6 +27,11 @@ use crate::kv::{self, Versioned};
 /// of this, so a crashed watcher stops counting as interest within this time.
 pub const WATCHER_TTL: Duration = Duration::from_secs(30);
 
+/// How long a record stays in the store after its request expired, so that an approver who
+/// is late is told "expired" rather than "not found". A login that times out removes its
+/// record at once (SPEC HL-10); this only matters when the login is gone (client or server).
+pub const EXPIRED_RECORD_GRACE: Duration = Duration::from_secs(30);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordState {
@@ -79,6 +84,11 @@ pub fn watcher_prefix(user: &str) -> String {
 }
 
 impl HeadlessRecord {
+    /// When the store may drop the record.
+    pub fn store_expiry(&self) -> UnixMillis {
+        self.expires_at.plus(EXPIRED_RECORD_GRACE)
+    }
+
     pub fn stub(user: &str, id: &RequestId, now: UnixMillis, expires_at: UnixMillis) -> Self {
         HeadlessRecord {
             id: id.clone(),
@@ -159,7 +169,7 @@ pub async fn decide(
     next.state = state;
     next.decision = Some(decision);
     let key = record_key(&next.user, &next.id);
-    match kv::swap(store, &key, current.revision, &next, Some(next.expires_at)).await? {
+    match kv::swap(store, &key, current.revision, &next, Some(next.store_expiry())).await? {
         Some(_) => Ok(next),
         None => match load(store, &next.user, &next.id).await? {
             Some(now) => Err(now.value.not_pending()),

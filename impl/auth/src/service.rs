@@ -469,7 +469,7 @@ impl AuthService {
         let now = self.now();
         if headless::load(self.store(), &session.user, id).await?.is_none() {
             let stub = HeadlessRecord::stub(&session.user, id, now, now.plus(REQUEST_TTL));
-            kv::create(self.store(), &key, &stub, Some(stub.expires_at)).await?;
+            kv::create(self.store(), &key, &stub, Some(stub.store_expiry())).await?;
         }
         let deadline = tokio::time::Instant::now() + INTEREST_WAIT;
         loop {
@@ -1055,7 +1055,7 @@ impl LoginWait<'_> {
     async fn create_pending(&mut self) -> Result<(), AuthError> {
         let record = self.pending(self.service.now());
         if let Some(revision) =
-            kv::create(self.store(), &self.key, &record, Some(self.expires_at)).await?
+            kv::create(self.store(), &self.key, &record, Some(record.store_expiry())).await?
         {
             self.written = Some(revision);
             self.audit_requested().await?;
@@ -1067,7 +1067,8 @@ impl LoginWait<'_> {
     async fn fill_stub(&mut self, stub: HeadlessRecord, revision: u64) -> Result<(), AuthError> {
         let record = self.pending(stub.created_at);
         let swapped =
-            kv::swap(self.store(), &self.key, revision, &record, Some(self.expires_at)).await?;
+            kv::swap(self.store(), &self.key, revision, &record, Some(record.store_expiry()))
+                .await?;
         if let Some(revision) = swapped {
             self.written = Some(revision);
             self.audit_requested().await?;
