@@ -1,10 +1,11 @@
 //! The `HwaCert` authorization header (see [`hwa_core::api::CERT_AUTH_SCHEME`]): a headless
 //! identity proves each request by signing `METHOD SP PATH SP UNIX_MILLIS` with its key.
 //!
-//! Wire form: `HwaCert <certificate>.<millis>.<signature>`, where `<certificate>` is the base64
-//! field of the OpenSSH certificate line (standard alphabet, as OpenSSH writes it) and
-//! `<signature>` is the standard base64 of the binary SSHSIG blob (what `ssh-keygen -Y sign`
-//! armours in PEM), namespace [`CERT_AUTH_NAMESPACE`], hash SHA-512.
+//! Wire form: `HwaCert <certificate>.<millis>.<signature>`, where `<certificate>` is the
+//! certificate's binary encoding (the base64 field of its OpenSSH line) and `<signature>` the
+//! binary SSHSIG blob (what `ssh-keygen -Y sign` armours in PEM), namespace
+//! [`CERT_AUTH_NAMESPACE`], hash SHA-512; both standard base64 with padding, as the auth
+//! service's verifier (`hwa_auth::cert_auth`) expects.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -29,10 +30,10 @@ impl HeadlessIdentity {
         path: &str,
         now: UnixMillis,
     ) -> Result<String, ClientError> {
-        let cert_b64 =
-            self.certificate_line.split_whitespace().nth(1).ok_or_else(|| {
-                ClientError::Protocol("the certificate line has no key field".into())
-            })?;
+        let cert_bytes = self
+            .certificate
+            .to_bytes()
+            .map_err(|e| ClientError::Protocol(format!("encoding the certificate failed: {e}")))?;
         let message = signed_text(method, path, now);
         let signature = self
             .private_key()
@@ -41,7 +42,12 @@ impl HeadlessIdentity {
         let blob = signature
             .encode_vec()
             .map_err(|e| ClientError::Protocol(format!("encoding the signature failed: {e}")))?;
-        Ok(format!("{CERT_AUTH_SCHEME} {cert_b64}.{}.{}", now.0, STANDARD.encode(blob)))
+        Ok(format!(
+            "{CERT_AUTH_SCHEME} {}.{}.{}",
+            STANDARD.encode(cert_bytes),
+            now.0,
+            STANDARD.encode(blob)
+        ))
     }
 }
 
