@@ -3,8 +3,8 @@
 //!
 //! It keeps a signature counter per credential (starting at 0, plus one per assertion), holds
 //! P-256 (ES256) keys only, and answers "none" attestation. User presence and verification
-//! are always granted: the person is simulated. It does not set the backup flags, like a
-//! security key.
+//! are always granted: the person is simulated. Like a synced passkey (passkey-rs's choice),
+//! it reports its credentials as backup eligible and backed up.
 
 use std::path::Path;
 

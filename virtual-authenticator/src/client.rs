@@ -51,6 +51,16 @@ impl WebauthnClient {
         };
         let url = origin::check(origin, &rp_id)?;
         let faults = self.wait_for_user().await?;
+        // CTAP2 makeCredential step 1: a listed credential already here ends the ceremony.
+        // passkey-authenticator 0.6 asks the user but then goes on, so the check lives here.
+        let excluded = public_key
+            .exclude_credentials
+            .iter()
+            .flatten()
+            .any(|d| self.authenticator.credential(&d.id).is_some_and(|p| p.rp_id == rp_id));
+        if excluded {
+            return Err(VaError::Excluded { rp_id });
+        }
         let entropy = self.authenticator.entropy.clone();
         let request = CredentialCreationOptions { public_key };
         let created = with_entropy(
@@ -143,9 +153,7 @@ fn client_error(error: WebauthnError, rp_id: &str) -> VaError {
     let rp_id = rp_id.to_owned();
     match error {
         WebauthnError::CredentialNotFound => VaError::NoCredential { rp_id },
-        WebauthnError::AuthenticatorError(code)
-            if code == u8::from(Ctap2Error::NoCredentials) =>
-        {
+        WebauthnError::AuthenticatorError(code) if code == u8::from(Ctap2Error::NoCredentials) => {
             VaError::NoCredential { rp_id }
         }
         WebauthnError::AuthenticatorError(code)

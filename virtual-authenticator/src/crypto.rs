@@ -116,14 +116,9 @@ pub fn private_cose_key(signing: &p256::ecdsa::SigningKey) -> CoseKey {
     let point = signing.verifying_key().to_encoded_point(false);
     let x = point.x().map(|x| x.to_vec()).unwrap_or_default();
     let y = point.y().map(|y| y.to_vec()).unwrap_or_default();
-    CoseKeyBuilder::new_ec2_priv_key(
-        iana::EllipticCurve::P_256,
-        x,
-        y,
-        signing.to_bytes().to_vec(),
-    )
-    .algorithm(iana::Algorithm::ES256)
-    .build()
+    CoseKeyBuilder::new_ec2_priv_key(iana::EllipticCurve::P_256, x, y, signing.to_bytes().to_vec())
+        .algorithm(iana::Algorithm::ES256)
+        .build()
 }
 
 /// The private scalar `d` of a COSE EC2 key.

@@ -147,8 +147,12 @@ impl SoftStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io(e)),
         }
-        let mut out =
-            OpenOptions::new().write(true).create_new(true).mode(FILE_MODE).open(&tmp).map_err(io)?;
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(FILE_MODE)
+            .open(&tmp)
+            .map_err(io)?;
         // The umask can only clear bits, but say the mode explicitly all the same.
         out.set_permissions(fs::Permissions::from_mode(FILE_MODE)).map_err(io)?;
         out.write_all(text.as_bytes()).map_err(io)?;
@@ -184,8 +188,7 @@ fn record_of(passkey: &Passkey) -> Result<CredentialRecord, VaError> {
 }
 
 fn parse_file(path: &Path, text: &str) -> Result<BTreeMap<Vec<u8>, Passkey>, VaError> {
-    let corrupt =
-        |reason: String| VaError::CorruptFile { path: path.to_path_buf(), reason };
+    let corrupt = |reason: String| VaError::CorruptFile { path: path.to_path_buf(), reason };
     let file: StoreFile = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
     if file.version != FILE_VERSION {
         return Err(corrupt(format!("unknown version {}", file.version)));

@@ -105,7 +105,7 @@ pub fn check(
     if data.challenge.trim_end_matches('=') != challenge {
         return Err(WebauthnError::Challenge);
     }
-    if !allowed_origins.iter().any(|o| *o == data.origin) {
+    if !allowed_origins.contains(&data.origin) {
         return Err(WebauthnError::Origin);
     }
     if data.cross_origin {
@@ -127,9 +127,8 @@ mod tests {
 
     #[test]
     fn client_data_fields_are_read() {
-        let c = credential(
-            r#"{"type":"webauthn.get","challenge":"abc","origin":"https://a.example"}"#,
-        );
+        let c =
+            credential(r#"{"type":"webauthn.get","challenge":"abc","origin":"https://a.example"}"#);
         let data = parse(&c).unwrap();
         assert_eq!(data.kind, TYPE_GET);
         assert!(!data.cross_origin);

@@ -12,7 +12,8 @@
 //! |---|---|
 //! | [`error`] | [`WebauthnError`] and its stable check names |
 //! | [`rp`] | [`RelyingParty`], its configuration and the four ceremony steps |
-//! | [`records`] | [`StoredCredential`], [`CeremonyState`], [`WebauthnUser`], [`VerifiedAssertion`] |
+//! | [`records`] | the records the caller stores and passes back ([`StoredCredential`], ...) |
+//! | [`client_data`] | checks on the response JSON made before `webauthn_rp` sees it |
 
 pub mod client_data;
 pub mod error;

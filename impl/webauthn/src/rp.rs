@@ -199,20 +199,17 @@ impl RelyingParty {
             let transports = CredentialParts::parse(&cred.data)?.transports;
             allowed.push(PublicKeyCredentialDescriptor { id, transports }.into());
         }
-        let mut options = NonDiscoverableCredentialRequestOptions::second_factor(
-            &self.rp_id,
-            allowed,
-        )
-        .map_err(|_| WebauthnError::AllowedCredential)?;
+        let mut options =
+            NonDiscoverableCredentialRequestOptions::second_factor(&self.rp_id, allowed)
+                .map_err(|_| WebauthnError::AllowedCredential)?;
         options.options().user_verification = UserVerificationRequirement::Required;
         options.options().timeout = NonZeroU32::MAX;
         let (server, client) = options
             .start_ceremony()
             .map_err(|e| WebauthnError::Config(format!("assertion options: {e}")))?;
         let sent = server.sent_challenge().0;
-        let mut encoded = server
-            .encode()
-            .map_err(|e| WebauthnError::Config(format!("assertion state: {e}")))?;
+        let mut encoded =
+            server.encode().map_err(|e| WebauthnError::Config(format!("assertion state: {e}")))?;
         splice_challenge(&mut encoded, ASSERTION_CHALLENGE_OFFSET, sent, &challenge_bytes(entropy))
             .and_then(|challenge| {
                 NonDiscoverableAuthenticationServerState::decode(&encoded)
@@ -240,10 +237,11 @@ impl RelyingParty {
         let response = unwrap_credential(response);
         client_data::check_credential_type(response)?;
         let id = client_data::credential_id(response)?;
-        let stored = credentials
-            .iter()
-            .find(|c| c.id == id && c.user_handle == user.handle)
-            .ok_or(WebauthnError::AllowedCredential)?;
+        let stored =
+            credentials.iter().find(|c| c.id == id).ok_or(WebauthnError::AllowedCredential)?;
+        if stored.user_handle != user.handle {
+            return Err(WebauthnError::UserHandle);
+        }
         let assertion = client_data::response_object(response)?;
         if assertion.get("userHandle").is_some_and(|h| !h.is_null())
             && client_data::b64_field(assertion, "userHandle")? != user.handle
@@ -379,10 +377,9 @@ impl RelyingParty {
             .map_err(|e| WebauthnError::Malformed(format!("assertion response: {e}")))?;
         let handle = user_handle::<N>(&user.handle)?;
         let parts = CredentialParts::parse(&stored.data)?;
-        let static_state = StaticState::<CompressedPubKey<_, _, _, Vec<u8>>>::decode(
-            &parts.static_bytes,
-        )
-        .map_err(|e| WebauthnError::Malformed(format!("stored public key: {e}")))?;
+        let static_state =
+            StaticState::<CompressedPubKey<_, _, _, Vec<u8>>>::decode(&parts.static_bytes)
+                .map_err(|e| WebauthnError::Malformed(format!("stored public key: {e}")))?;
         let id = CredentialId::<&[u8]>::decode(&stored.id)
             .map_err(|e| WebauthnError::Malformed(format!("stored credential id: {e}")))?;
         let mut credential = AuthenticatedCredential::new(id, &handle, static_state, parts.dynamic)
@@ -400,11 +397,8 @@ impl RelyingParty {
             .map_err(map_auth_error)?;
         let dynamic = credential.dynamic_state();
         let parts = CredentialParts { dynamic, ..parts };
-        let updated = StoredCredential {
-            data: parts.encode(),
-            last_used_at: Some(now),
-            ..stored.clone()
-        };
+        let updated =
+            StoredCredential { data: parts.encode(), last_used_at: Some(now), ..stored.clone() };
         Ok((updated, dynamic.sign_count))
     }
 
@@ -580,7 +574,8 @@ impl CredentialParts {
         if *version != CREDENTIAL_DATA_V1 {
             return Err(bad("unknown version"));
         }
-        let (dynamic, rest) = rest.split_at_checked(DYNAMIC_STATE_BYTES).ok_or_else(|| bad("short"))?;
+        let (dynamic, rest) =
+            rest.split_at_checked(DYNAMIC_STATE_BYTES).ok_or_else(|| bad("short"))?;
         let (transports, static_bytes) = rest.split_first().ok_or_else(|| bad("short"))?;
         let dynamic_array: [u8; DYNAMIC_STATE_BYTES] =
             dynamic.try_into().map_err(|_| bad("short"))?;
