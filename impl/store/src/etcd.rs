@@ -140,14 +140,19 @@ impl EtcdStore {
         expires_at: Option<UnixMillis>,
         allowed: impl Fn(Option<&Item>) -> bool,
     ) -> StoreResult<Written> {
-        let lease = self.lease_for(expires_at).await?;
         let envelope = seal_envelope(expires_at, &value);
+        // Granted once the condition first holds, so a conflict leaves no lease behind.
+        let mut lease: Option<Option<i64>> = None;
         for _ in 0..WRITE_ATTEMPTS {
             let stored = self.fetch(key).await?;
             let current = live_item(&stored);
             if !allowed(current.as_ref()) {
                 return Ok(Written::Conflict { current });
             }
+            let lease = match lease {
+                Some(granted) => granted,
+                None => *lease.insert(self.lease_for(expires_at).await?),
+            };
             let put = TxnOp::put(self.etcd_key(key), envelope.clone(), lease.map(with_lease));
             if let Some(revision) = self.commit_if_unchanged(key, stored.as_ref(), put).await? {
                 return Ok(Written::Done { revision });

@@ -221,6 +221,18 @@ mod tests {
         assert_eq!(store.revision(), 2);
     }
 
+    #[tokio::test]
+    async fn dropped_watchers_are_forgotten_at_the_next_write() {
+        let store = MemoryStore::new(SimClock::shared(SIM_EPOCH));
+        let kept = store.watch("a/").await.unwrap();
+        let dropped = store.watch("a/").await.unwrap();
+        assert_eq!(store.lock().hub.len(), 2);
+        drop(dropped);
+        store.put("a/x", Vec::new(), None).await.unwrap();
+        assert_eq!(store.lock().hub.len(), 1);
+        drop(kept);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn rewriting_an_item_replaces_its_expiry() {
         let store = MemoryStore::new(SimClock::shared(SIM_EPOCH));

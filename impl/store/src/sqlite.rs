@@ -103,8 +103,8 @@ impl SqliteStore {
         })?;
         create_private_file(path)?;
         let conn = open_connection(path)?;
-        let revision = read_revision(&conn)?;
-        let mut worker = Worker { conn, clock, revision, hub: WatchHub::new() };
+        let revision = repair_revision(&conn)?;
+        let mut worker = Worker { conn, clock, hub: WatchHub::new() };
 
         let (sender, mut receiver) = mpsc::channel::<Command>(COMMAND_QUEUE);
         let thread = std::thread::Builder::new()
@@ -135,7 +135,7 @@ impl SqliteStore {
 
     /// The revision of the last change, 0 for a store never written.
     pub async fn revision(&self) -> StoreResult<u64> {
-        self.call(|worker| Ok(worker.revision)).await
+        self.call(|worker| Ok(read_revision(&worker.conn)?)).await
     }
 
     /// Runs `op` on the connection thread and waits for its answer.
@@ -284,8 +284,6 @@ impl Store for SqliteStore {
 struct Worker {
     conn: Connection,
     clock: SharedClock,
-    /// The last revision committed; mirrors `meta.revision`.
-    revision: u64,
     hub: WatchHub,
 }
 
@@ -298,46 +296,44 @@ impl Worker {
         F: FnOnce(&Transaction<'_>, UnixMillis, u64) -> rusqlite::Result<(Written, Option<Event>)>,
     {
         let now = self.clock.now();
-        let next = self.revision + 1;
+        // The counter is read inside the write transaction rather than cached, so even a
+        // second writer on the file (which this store does not expect) cannot reuse a revision.
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let next = read_revision(&tx)? + 1;
         let (written, event) = op(&tx, now, next)?;
         if let Some(event) = event {
             store_revision(&tx, next)?;
             tx.commit()?;
-            self.revision = next;
             self.hub.publish(&event);
         }
         Ok(written)
     }
 
     /// Deletes up to [`SWEEP_BATCH`] expired items in one transaction, then publishes their
-    /// delete events.
+    /// delete events. Finding nothing due (the usual case) takes one indexed read and no lock.
     fn sweep(&mut self) -> StoreResult<usize> {
         let now = to_sql_millis(self.clock.now());
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let keys: Vec<String> = {
-            let mut select = tx.prepare_cached(
-                "SELECT key FROM items WHERE expires_at IS NOT NULL AND expires_at <= ?1
-                 ORDER BY expires_at, key LIMIT ?2",
-            )?;
-            let batch = i64::try_from(SWEEP_BATCH).unwrap_or(i64::MAX);
-            select.query_map(params![now, batch], |row| row.get(0))?.collect::<Result<_, _>>()?
-        };
-        if keys.is_empty() {
+        let due = expired_keys(&self.conn, now)?;
+        if due.is_empty() {
             return Ok(0);
         }
-        let mut events = Vec::with_capacity(keys.len());
-        let mut revision = self.revision;
-        for key in keys {
-            tx.execute("DELETE FROM items WHERE key = ?1", params![key])?;
-            revision += 1;
-            events.push(Event::Delete { key, revision });
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut revision = read_revision(&tx)?;
+        let mut events = Vec::with_capacity(due.len());
+        for key in due {
+            let deleted = tx.execute(
+                "DELETE FROM items WHERE key = ?1 AND expires_at <= ?2",
+                params![key, now],
+            )?;
+            if deleted == 1 {
+                revision += 1;
+                events.push(Event::Delete { key, revision });
+            }
         }
         store_revision(&tx, revision)?;
         tx.commit()?;
-        self.revision = revision;
         for event in &events {
-            tracing::debug!(key = %event.key(), revision, "item expired");
+            tracing::debug!(key = %event.key(), "item expired");
             self.hub.publish(event);
         }
         self.hub.prune_closed();
@@ -378,6 +374,17 @@ fn write_item(
     )?;
     let item = Item { key: key.to_owned(), value, revision, expires_at };
     Ok((Written::Done { revision }, Some(Event::Put(item))))
+}
+
+/// Keys whose expiry passed, oldest expiry first, at most [`SWEEP_BATCH`].
+fn expired_keys(conn: &Connection, now: i64) -> rusqlite::Result<Vec<String>> {
+    let batch = i64::try_from(SWEEP_BATCH).unwrap_or(i64::MAX);
+    conn.prepare_cached(
+        "SELECT key FROM items WHERE expires_at IS NOT NULL AND expires_at <= ?1
+         ORDER BY expires_at, key LIMIT ?2",
+    )?
+    .query_map(params![now, batch], |row| row.get(0))?
+    .collect()
 }
 
 fn read_live(conn: &Connection, key: &str, now: UnixMillis) -> rusqlite::Result<Option<Item>> {
@@ -484,16 +491,29 @@ fn migrate(conn: &Connection, path: &Path) -> StoreResult<()> {
     Ok(())
 }
 
-fn read_revision(conn: &Connection) -> StoreResult<u64> {
+/// The revision of the last change, from `meta`; 0 for a new file.
+fn read_revision(conn: &Connection) -> rusqlite::Result<u64> {
     let stored: Option<i64> = conn
-        .query_row("SELECT value FROM meta WHERE name = 'revision'", [], |row| row.get(0))
+        .prepare_cached("SELECT value FROM meta WHERE name = 'revision'")?
+        .query_row([], |row| row.get(0))
         .optional()?;
-    // Items cannot carry a revision above the counter unless the file was edited by hand; take
-    // the larger so revisions never go backwards even then.
+    from_sql_int(0, stored.unwrap_or(0))
+}
+
+/// Makes sure the counter is at least every item's revision, and returns it. They only differ
+/// if the file was edited by hand; taking the larger keeps revisions from going backwards.
+fn repair_revision(conn: &Connection) -> StoreResult<u64> {
+    let counter = read_revision(conn)?;
     let highest: Option<i64> =
         conn.query_row("SELECT MAX(revision) FROM items", [], |row| row.get(0))?;
-    let revision = stored.unwrap_or(0).max(highest.unwrap_or(0));
-    u64::try_from(revision).map_err(|_| backend(format!("negative revision {revision} in meta")))
+    let highest = from_sql_int(0, highest.unwrap_or(0))?;
+    if highest > counter {
+        tracing::warn!(counter, highest, "revision counter behind the items; raising it");
+        let tx = conn.unchecked_transaction()?;
+        store_revision(&tx, highest)?;
+        tx.commit()?;
+    }
+    Ok(counter.max(highest))
 }
 
 fn store_revision(tx: &Transaction<'_>, revision: u64) -> rusqlite::Result<()> {

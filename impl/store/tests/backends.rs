@@ -120,11 +120,15 @@ async fn sqlite_file_is_private_and_watchers_end_when_the_store_is_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hwa.db");
     let store = SqliteStore::open(&path, ManualClock::new(SIM_EPOCH)).unwrap();
-    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o600);
+    store.put("k", b"v".to_vec(), None).await.unwrap();
+    for file in [path.clone(), path.with_extension("db-wal")] {
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{} is not private", file.display());
+    }
 
     let mut watcher = store.watch("").await.unwrap();
     drop(store);
+    assert!(matches!(watcher.next().await, Some(Event::Put(_))), "the snapshot comes first");
     assert_eq!(watcher.next().await, None);
 }
 
