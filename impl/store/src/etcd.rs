@@ -27,7 +27,7 @@
 //! A watch reads the prefix at some etcd revision R, then starts an etcd watch from R + 1, so
 //! no change can fall between the snapshot and the live events: etcd replays history from R + 1.
 //! A task forwards events into the same bounded channel the other backends use and closes the
-//! watch when the reader falls [`WATCH_BUFFER`](crate::WATCH_BUFFER) events behind, when etcd
+//! watch when the reader falls [`WATCH_BUFFER`] events behind, when etcd
 //! cancels it (history compacted) or when the connection fails; the reader then watches again.
 //!
 //! # Limitations

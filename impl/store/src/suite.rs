@@ -1,4 +1,4 @@
-//! The behaviour every [`Store`] implementation must show, as one runnable suite.
+//! The behaviour every [`Store`](crate::Store) implementation must show, as one runnable suite.
 //!
 //! A backend's integration test builds a [`Target`] (a factory of fresh, empty stores that read
 //! a [`ManualClock`]) and calls [`run_all`]. Each case gets its own store, so cases never see
