@@ -1,0 +1,72 @@
+//! Audit events of a node and the seam they leave through.
+//!
+//! A node records when an SSH session starts and ends, what each channel ran, and every
+//! refused login with the reason (which the client never sees). It does not decide where the
+//! events go: `hwad` supplies an [`AuditSink`] that forwards them to the auth service; tests
+//! and standalone nodes may use the bounded channel sink or [`TracingAuditSink`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hwa_core::UnixMillis;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+/// One thing that happened on a node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AuditEvent {
+    pub time: UnixMillis,
+    pub node: String,
+    pub peer: SocketAddr,
+    #[serde(flatten)]
+    pub kind: AuditKind,
+}
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum AuditKind {
+    /// A certificate was admitted and an SSH session began.
+    SessionStart { login: String, key_id: String, serial: u64, credential_id: Option<String> },
+    /// The SSH session ended.
+    SessionEnd { login: String, key_id: String, duration_ms: u64 },
+    /// A login attempt was refused; `reason` is the [`crate::admission::Refusal`] code.
+    Rejected { login: String, key_id: Option<String>, reason: String },
+    /// A channel started work: `exec` with the command, `shell`, or a subsystem.
+    ChannelStart { login: String, request: String, detail: String },
+}
+
+/// Receives a node's audit events. Must not block: a slow consumer drops events and says so
+/// rather than stalling SSH sessions.
+pub trait AuditSink: Send + Sync + std::fmt::Debug + 'static {
+    fn record(&self, event: AuditEvent);
+}
+
+pub type SharedAuditSink = Arc<dyn AuditSink>;
+
+/// Writes every event as an INFO line and nothing else.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TracingAuditSink;
+
+impl AuditSink for TracingAuditSink {
+    fn record(&self, event: AuditEvent) {
+        let json = serde_json_line(&event);
+        info!(target: "hwa_node::audit", node = %event.node, peer = %event.peer, "{json}");
+    }
+}
+
+/// Hands events to a bounded queue, for a forwarder task to send on.
+impl AuditSink for mpsc::Sender<AuditEvent> {
+    fn record(&self, event: AuditEvent) {
+        if let Err(e) = self.try_send(event) {
+            warn!(target: "hwa_node::audit", error = %e, "audit queue full or closed; dropped");
+        }
+    }
+}
+
+fn serde_json_line(event: &AuditEvent) -> String {
+    // Every field is a plain string or number, so encoding cannot fail; an empty line would
+    // only hide the event's details, not the fact that it was logged.
+    serde_json::to_string(event).unwrap_or_default()
+}

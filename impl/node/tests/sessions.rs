@@ -1,0 +1,174 @@
+//! A node serving commands, shells and files to the `hwa-ssh` client, end to end over
+//! loopback TCP.
+
+mod support;
+
+use std::time::Duration;
+
+use hwa_node::AuditKind;
+use hwa_ssh::{ExitStatus, PtyRequest, TermSize, copy_between};
+use support::{Cluster, default_policy, login};
+
+#[tokio::test]
+async fn exec_returns_output_and_exit_status() {
+    let cluster = Cluster::new(1);
+    let mut node = cluster.start_node(default_policy()).await;
+    let me = login();
+    let conn = cluster.connect(&node, &me, &cluster.identity(&me)).await.unwrap();
+
+    let out = conn.exec("echo hi").await.unwrap();
+    assert_eq!(out.stdout, b"hi\n");
+    assert_eq!(out.status, ExitStatus::Code(0));
+
+    let out = conn.exec("echo oops >&2; exit 3").await.unwrap();
+    assert_eq!(out.stderr, b"oops\n");
+    assert_eq!(out.status, ExitStatus::Code(3));
+
+    let out = conn.exec("echo \"$USER:$HOME\"").await.unwrap();
+    let home = hwa_node::accounts::current().unwrap().home;
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("{me}:{}\n", home.display()));
+
+    match node.next_audit().await.kind {
+        AuditKind::SessionStart { login, credential_id, .. } => {
+            assert_eq!(login, me);
+            assert_eq!(credential_id.as_deref(), Some("credential-1"));
+        }
+        other => panic!("expected a session start, got {other:?}"),
+    }
+    conn.close().await.unwrap();
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn exec_feeds_standard_input_to_the_command() {
+    let cluster = Cluster::new(2);
+    let node = cluster.start_node(default_policy()).await;
+    let me = login();
+    let conn = cluster.connect(&node, &me, &cluster.identity(&me)).await.unwrap();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let input: &[u8] = b"one\ntwo\n";
+    let status = conn.exec_streaming("wc -l", Some(input), &mut out, &mut err).await.unwrap();
+    assert_eq!(status, ExitStatus::Code(0));
+    assert_eq!(String::from_utf8(out).unwrap().trim(), "2");
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn a_shell_on_a_pty_sees_a_terminal_and_its_size_changes() {
+    use tokio::io::AsyncReadExt;
+
+    let cluster = Cluster::new(3);
+    let node = cluster.start_node(default_policy()).await;
+    let me = login();
+    let conn = cluster.connect(&node, &me, &cluster.identity(&me)).await.unwrap();
+    let pty = PtyRequest { term: "xterm".into(), size: TermSize { cols: 80, rows: 24 } };
+    let (resize_tx, resize_rx) = tokio::sync::mpsc::channel(4);
+    let (mut keys, keys_rx) = tokio::io::duplex(1024);
+    let (mut screen_tx, mut screen) = tokio::io::duplex(64 * 1024);
+    let shell = async {
+        let status = conn.shell_with_pty(&pty, keys_rx, &mut screen_tx, Some(resize_rx)).await;
+        drop(screen_tx);
+        status
+    };
+    let session = async {
+        let mut seen = String::new();
+        type_and_wait(
+            &mut keys,
+            &mut screen,
+            &mut seen,
+            b"stty size; tty -s && echo IS-A-''TTY\n",
+            "IS-A-TTY",
+        )
+        .await;
+        resize_tx.send(TermSize { cols: 100, rows: 40 }).await.unwrap();
+        type_and_wait(
+            &mut keys,
+            &mut screen,
+            &mut seen,
+            b"sleep 0.2; stty size | sed s/^/SI''ZE:/\n",
+            "SIZE:",
+        )
+        .await;
+        type_and_wait(&mut keys, &mut screen, &mut seen, b"exit 5\n", "logout").await;
+        let mut rest = Vec::new();
+        screen.read_to_end(&mut rest).await.unwrap();
+        seen.push_str(&String::from_utf8_lossy(&rest));
+        seen
+    };
+    let (status, seen) =
+        tokio::time::timeout(Duration::from_secs(20), async { tokio::join!(shell, session) })
+            .await
+            .expect("the shell ends");
+    assert_eq!(status.unwrap(), ExitStatus::Code(5), "screen: {seen}");
+    assert!(seen.contains("24 80"), "screen: {seen}");
+    assert!(seen.contains("SIZE:40 100"), "screen: {seen}");
+    node.stop().await;
+}
+
+/// Types a line and reads the screen until `marker` shows, so that each step happens after the
+/// shell has acted on the previous one.
+async fn type_and_wait(
+    keys: &mut tokio::io::DuplexStream,
+    screen: &mut tokio::io::DuplexStream,
+    seen: &mut String,
+    line: &[u8],
+    marker: &str,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    keys.write_all(line).await.expect("the shell takes input");
+    let mut buf = [0u8; 4096];
+    while !seen.contains(marker) {
+        let n = screen.read(&mut buf).await.expect("the screen is readable");
+        assert!(n > 0, "screen closed before {marker:?}; saw {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+}
+
+#[tokio::test]
+async fn sftp_uploads_downloads_and_copies_between_nodes() {
+    let cluster = Cluster::new(4);
+    let node_a = cluster.start_node(default_policy()).await;
+    let node_b = cluster.start_node(default_policy()).await;
+    let me = login();
+    let identity = cluster.identity(&me);
+    let a = cluster.connect(&node_a, &me, &identity).await.unwrap();
+    let b = cluster.connect(&node_b, &me, &identity).await.unwrap();
+    let (sftp_a, sftp_b) = (a.sftp().await.unwrap(), b.sftp().await.unwrap());
+
+    let local = tempfile::tempdir().unwrap();
+    let remote = tempfile::tempdir().unwrap();
+    let tree = local.path().join("tree");
+    std::fs::create_dir_all(tree.join("sub")).unwrap();
+    std::fs::write(tree.join("top.txt"), b"top").unwrap();
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(tree.join("sub/big.bin"), &big).unwrap();
+
+    let remote_dir = remote.path().to_str().unwrap();
+    let up = sftp_a.upload(&tree, remote_dir, true).await.unwrap();
+    assert_eq!(up, 3 + big.len() as u64);
+    assert_eq!(std::fs::read(remote.path().join("tree/sub/big.bin")).unwrap(), big);
+
+    let down = local.path().join("back");
+    std::fs::create_dir(&down).unwrap();
+    let remote_tree = format!("{remote_dir}/tree");
+    sftp_a.download(&remote_tree, &down, true).await.unwrap();
+    assert_eq!(std::fs::read(down.join("tree/top.txt")).unwrap(), b"top");
+
+    let copy_dst = remote.path().join("copied");
+    let copied = copy_between(
+        &sftp_a,
+        &format!("{remote_tree}/sub/big.bin"),
+        &sftp_b,
+        copy_dst.to_str().unwrap(),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(copied, big.len() as u64);
+    assert_eq!(std::fs::read(&copy_dst).unwrap(), big);
+
+    let not_recursive = sftp_a.download(&remote_tree, &down, false).await;
+    assert!(matches!(not_recursive, Err(hwa_ssh::SshError::IsDirectory { .. })));
+    node_a.stop().await;
+    node_b.stop().await;
+}

@@ -1,0 +1,52 @@
+//! An interactive shell on a pseudo-terminal: `hwa ssh node` without a command.
+//!
+//! The caller owns the local terminal (raw mode, reading its size, forwarding SIGWINCH); this
+//! module sends the terminal type and size, the keystrokes and size changes, and copies the
+//! screen output back. With a PTY the node merges standard error into the one output stream.
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+
+use crate::connect::SshConnection;
+use crate::error::SshError;
+use crate::exec::{ExitStatus, pump};
+
+/// A terminal size in character cells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TermSize {
+    pub cols: u32,
+    pub rows: u32,
+}
+
+/// What the node needs to allocate a PTY.
+#[derive(Clone, Debug)]
+pub struct PtyRequest {
+    /// The `TERM` value, e.g. `xterm-256color`.
+    pub term: String,
+    pub size: TermSize,
+}
+
+impl SshConnection {
+    /// Starts the login's shell on a PTY, feeds it `stdin`, copies its output to `stdout` and
+    /// forwards every size sent on `resize`, until the shell exits.
+    pub async fn shell_with_pty<I, O>(
+        &self,
+        pty: &PtyRequest,
+        stdin: I,
+        stdout: &mut O,
+        resize: Option<mpsc::Receiver<TermSize>>,
+    ) -> Result<ExitStatus, SshError>
+    where
+        I: AsyncRead + Unpin + Send,
+        O: AsyncWrite + Unpin + Send,
+    {
+        let channel = self.open_session().await?;
+        let size = pty.size;
+        channel
+            .request_pty(true, &pty.term, size.cols, size.rows, 0, 0, &[])
+            .await
+            .map_err(SshError::Channel)?;
+        channel.request_shell(true).await.map_err(SshError::Channel)?;
+        pump(channel, Some(stdin), stdout, None::<&mut tokio::io::Sink>, resize, "shell").await
+    }
+}
