@@ -40,4 +40,6 @@ pub struct Faults {
     pub absent: bool,
     /// Report a backup (BS=1) without backup eligibility (BE=0), which WebAuthn forbids.
     pub inconsistent_backup_flags: bool,
+    /// Add an authenticator extension output nobody asked for (`credProtect`) to assertions.
+    pub unsolicited_extension: bool,
 }

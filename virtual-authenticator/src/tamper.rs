@@ -26,6 +26,10 @@ const FLAG_UP: u8 = 0x01;
 const FLAG_UV: u8 = 0x04;
 const FLAG_BE: u8 = 0x08;
 const FLAG_BS: u8 = 0x10;
+const FLAG_ED: u8 = 0x80;
+
+/// CBOR of the unsolicited extension output: `{"credProtect": 1}` (CTAP 2.1, section 12.1).
+const UNSOLICITED_EXTENSION: &[u8] = b"\xa1\x6bcredProtect\x01";
 
 /// What a bogus signature signs instead of the real data: anything else gives a well-formed
 /// signature that does not verify.
@@ -104,6 +108,12 @@ fn authenticator_data(data: &[u8], faults: &Faults, counter: bool) -> Result<Vec
             CounterFault::RolledBack => honest.saturating_sub(2),
         };
         out[COUNTER_AT..COUNTER_END].copy_from_slice(&sent.to_be_bytes());
+        // Extensions come last in assertion data; registration data would need its CBOR
+        // length rewritten inside the attestation object, so only assertions get one.
+        if faults.unsolicited_extension && out[FLAGS_AT] & FLAG_ED == 0 {
+            out[FLAGS_AT] |= FLAG_ED;
+            out.extend_from_slice(UNSOLICITED_EXTENSION);
+        }
     }
     Ok(out)
 }

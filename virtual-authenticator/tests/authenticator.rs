@@ -232,6 +232,11 @@ async fn each_fault_changes_the_assertion_and_the_relying_party_refuses_it() {
             "backup_flags",
         ),
         (
+            Faults { unsolicited_extension: true, ..Default::default() },
+            |r| flags(r) & 0x80 != 0 && response_bytes(r, "authenticatorData").len() > 37,
+            "extensions",
+        ),
+        (
             Faults { counter: CounterFault::RolledBack, ..Default::default() },
             |r| counter(r) == 0,
             "counter",
@@ -290,6 +295,18 @@ async fn an_absent_authenticator_fails_after_the_delay() {
     let err = client.authenticate(&options, ORIGIN).await.unwrap_err();
     assert!(matches!(err, VaError::Absent), "{err}");
     assert!(started.elapsed() >= delay);
+}
+
+#[test]
+fn the_client_and_its_ceremonies_can_move_between_threads() {
+    fn send<T: Send>(_: &T) {}
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<SoftAuthenticator>();
+    send_sync::<WebauthnClient>();
+    let mut client = seeded(15);
+    let options = serde_json::json!({});
+    send(&client.register(&options, ORIGIN));
+    send(&client.authenticate(&options, ORIGIN));
 }
 
 #[test]

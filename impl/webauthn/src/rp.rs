@@ -163,6 +163,19 @@ impl RelyingParty {
         response: &Value,
         now: UnixMillis,
     ) -> Result<StoredCredential, WebauthnError> {
+        let result = self.verify_registration(state, response, now);
+        if let Err(e) = &result {
+            tracing::debug!(target: "hwa_webauthn", check = e.check(), "registration refused");
+        }
+        result
+    }
+
+    fn verify_registration(
+        &self,
+        state: &CeremonyState,
+        response: &Value,
+        now: UnixMillis,
+    ) -> Result<StoredCredential, WebauthnError> {
         let (len, encoded) = open_state(state, KIND_REGISTRATION, now)?;
         let response = unwrap_credential(response);
         client_data::check_credential_type(response)?;
@@ -210,19 +223,40 @@ impl RelyingParty {
         let sent = server.sent_challenge().0;
         let mut encoded =
             server.encode().map_err(|e| WebauthnError::Config(format!("assertion state: {e}")))?;
-        splice_challenge(&mut encoded, ASSERTION_CHALLENGE_OFFSET, sent, &challenge_bytes(entropy))
-            .and_then(|challenge| {
-                NonDiscoverableAuthenticationServerState::decode(&encoded)
-                    .map_err(|e| WebauthnError::Config(format!("assertion state: {e}")))?;
-                let json = serde_json::to_value(&client)
-                    .map_err(|e| WebauthnError::Config(format!("assertion options: {e}")))?;
-                Ok(self.finish_start(json, challenge, KIND_ASSERTION, len, encoded, now))
-            })
+        let ours = draw_challenge(entropy);
+        let challenge = splice_challenge(&mut encoded, ASSERTION_CHALLENGE_OFFSET, sent, &ours)?;
+        NonDiscoverableAuthenticationServerState::decode(&encoded)
+            .map_err(|e| WebauthnError::Config(format!("assertion state: {e}")))?;
+        let json = serde_json::to_value(&client)
+            .map_err(|e| WebauthnError::Config(format!("assertion options: {e}")))?;
+        Ok(self.finish_start(json, challenge, KIND_ASSERTION, len, encoded, now))
     }
 
     /// Verifies an `AuthenticationResponseJSON` by `user` against the state
     /// `start_assertion` made. Nothing is returned for storing unless every check passed.
     pub fn finish_assertion(
+        &self,
+        state: &CeremonyState,
+        response: &Value,
+        user: &WebauthnUser,
+        credentials: &[StoredCredential],
+        now: UnixMillis,
+    ) -> Result<VerifiedAssertion, WebauthnError> {
+        let result = self.verify_assertion(state, response, user, credentials, now);
+        match &result {
+            Ok(v) => tracing::debug!(
+                target: "hwa_webauthn",
+                sign_count = v.sign_count,
+                "assertion verified"
+            ),
+            Err(e) => {
+                tracing::debug!(target: "hwa_webauthn", check = e.check(), "assertion refused")
+            }
+        }
+        result
+    }
+
+    fn verify_assertion(
         &self,
         state: &CeremonyState,
         response: &Value,
@@ -346,6 +380,7 @@ impl RelyingParty {
         };
         let registered =
             server.verify(&self.rp_id, registration, &options).map_err(map_reg_error)?;
+        tracing::debug!(target: "hwa_webauthn", "registration verified");
         let (id, transports, user_id, static_state, dynamic_state, _) = registered.into_parts();
         let static_bytes = static_state
             .encode()
@@ -494,10 +529,6 @@ where
 
 fn draw_challenge(entropy: &dyn Entropy) -> [u8; RP_CHALLENGE_BYTES] {
     hwa_core::entropy::array(entropy)
-}
-
-fn challenge_bytes(entropy: &dyn Entropy) -> [u8; RP_CHALLENGE_BYTES] {
-    draw_challenge(entropy)
 }
 
 /// Replaces the library's challenge at `offset` by `ours`; answers its base64url form.

@@ -198,6 +198,12 @@ async fn localhost_with_a_port_works_when_the_origin_is_allowed() {
 }
 
 #[test]
+fn the_relying_party_can_be_shared_between_threads() {
+    fn send_sync<T: Send + Sync + Clone>() {}
+    send_sync::<RelyingParty>();
+}
+
+#[test]
 fn a_bad_configuration_is_refused() {
     let bad_origin = RpConfig {
         rp_id: "example.com".into(),
@@ -322,6 +328,13 @@ async fn a_backup_without_backup_eligibility_is_refused() {
     let mut f = Fixture::new().await;
     let faults = Faults { inconsistent_backup_flags: true, ..Default::default() };
     assert_eq!(f.refusal_with(faults).await, "backup_flags");
+}
+
+#[tokio::test]
+async fn an_unsolicited_authenticator_extension_is_refused() {
+    let mut f = Fixture::new().await;
+    let faults = Faults { unsolicited_extension: true, ..Default::default() };
+    assert_eq!(f.refusal_with(faults).await, "extensions");
 }
 
 #[tokio::test]
