@@ -99,7 +99,10 @@ pub fn verify(
         return Err(refuse("the certificate is not a user certificate"));
     }
     cert.validate_at(now.secs_floor(), [user_ca.fingerprint()]).map_err(|_| {
-        refuse("the certificate is not signed by this cluster's user ca or is not valid now; run the command again")
+        refuse(
+            "the certificate is not signed by this cluster's user ca or is not valid now; run \
+             the command again",
+        )
     })?;
     let millis = UnixMillis(millis_text.parse().map_err(|_| refuse("the time is not a number"))?);
     let skew_ok = millis.until(now) <= CERT_AUTH_SKEW && now.until(millis) <= CERT_AUTH_SKEW;

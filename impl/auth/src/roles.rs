@@ -150,7 +150,7 @@ pub async fn permissions(store: &dyn Store, user: &UserRecord) -> Result<Permiss
     let mut out = Permissions::default();
     for name in &user.roles {
         let Some(role) = kv::get::<Role>(store, &role_key(name)).await? else {
-            tracing::warn!(user = %user.name, role = %name, "user holds a role that does not exist");
+            tracing::warn!(user = %user.name, role = %name, "user holds a missing role");
             continue;
         };
         for login in &role.value.spec.logins {
