@@ -158,8 +158,9 @@ impl IntoResponse for ApiFailure {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"hwa\""));
         }
         if let Some(after) = self.retry_after {
-            let secs = after.as_secs().max(1);
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            // Rounded up: a client that waits the advertised time finds a token.
+            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         response
     }
@@ -208,6 +209,6 @@ mod tests {
             .with_retry_after(Duration::from_millis(2500))
             .into_response();
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+        assert_eq!(response.headers()[header::RETRY_AFTER], "3");
     }
 }

@@ -50,7 +50,8 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProxyConfig {
     pub listen: SocketAddr,
-    /// `host:port` people reach the proxy at (shown in URLs).
+    /// `host:port` people reach the proxy at; logged at start (the auth service builds the
+    /// URLs it hands out from its own configuration).
     pub public_addr: String,
     pub tls: TlsMode,
     pub cluster_name: String,
@@ -89,7 +90,12 @@ pub async fn bind(config: &ProxyConfig, net: &SharedNetwork) -> Result<BoundProx
     let listen_err = |source| ProxyError::Listen { addr: config.listen, source };
     let listener = net.listen(config.listen).await.map_err(listen_err)?;
     let local_addr = listener.local_addr().map_err(listen_err)?;
-    tracing::info!(addr = %local_addr, tls = tls.is_some(), "proxy listening");
+    tracing::info!(
+        addr = %local_addr,
+        public_addr = %config.public_addr,
+        tls = tls.is_some(),
+        "proxy listening"
+    );
     Ok(BoundProxy { listener, local_addr, tls, cluster_name: config.cluster_name.clone() })
 }
 
@@ -108,6 +114,13 @@ impl BoundProxy {
     /// The address actually bound (the real port when the configuration said 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Replaces the cluster name `GET /webapi/ping` shows, for callers that learn it only
+    /// after binding (it may derive from the bound port).
+    pub fn with_cluster_name(mut self, cluster_name: String) -> BoundProxy {
+        self.cluster_name = cluster_name;
+        self
     }
 
     pub fn is_tls(&self) -> bool {

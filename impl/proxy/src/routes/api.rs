@@ -69,7 +69,7 @@ async fn rate_limit(
     match state.limiter.check(peer.ip(), Instant::now()) {
         Ok(()) => next.run(request).await,
         Err(wait) => {
-            let secs = wait.as_secs().max(1);
+            let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
             ApiFailure::new(
                 ErrorCode::RateLimited,
                 format!("too many requests from {}; wait {secs} s and try again", peer.ip()),
@@ -230,7 +230,8 @@ fn session_answer(
 pub fn session_cookie(token: &str, max_age_secs: u64, tls: bool) -> String {
     let secure = if tls { "; Secure" } else { "" };
     format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}"
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; \
+         Max-Age={max_age_secs}{secure}"
     )
 }
 
