@@ -147,16 +147,6 @@ pub async fn load(
     kv::get(store, &record_key(user, id)).await
 }
 
-/// Whether `user` has a live watcher (an open event stream somewhere in the cluster).
-pub async fn user_is_watching(
-    store: &dyn Store,
-    user: &str,
-    now: UnixMillis,
-) -> Result<bool, AuthError> {
-    let watchers = kv::range::<UnixMillis>(store, &watcher_prefix(user), 16).await?;
-    Ok(watchers.iter().any(|(_, expires_at)| *expires_at > now))
-}
-
 /// Applies a decision to a pending record by compare-and-swap. A lost race reads the winner
 /// and reports it as already decided.
 pub async fn decide(

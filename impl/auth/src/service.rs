@@ -26,6 +26,17 @@
 //!    remove the record and answer a timeout.
 //! 5. On approval, re-check that the record's user and key are the request's (HL-18), check
 //!    locks, and issue the one-minute certificate.
+//!
+//! # Limitations
+//! - The "headless login requested" audit event is written when the request becomes visible
+//!   (its pending record is written), not when the unauthenticated login arrives: writing it
+//!   earlier would let a flood of logins fill the store, which HL-08 forbids. Logins nobody
+//!   looked at are only traced (DEBUG).
+//! - "Another user's request" (HL-12) is recognised from this server's waiter registry; when
+//!   the login waits on another auth server, the approver gets the generic "not found for
+//!   your user" message, which also says to log in as the user who started the command.
+//! - Password hashing runs on the async task (tens of milliseconds with standard costs);
+//!   login endpoints are rate limited by the proxy.
 
 use std::fmt;
 use std::net::IpAddr;
