@@ -72,7 +72,7 @@ pub async fn approve(env: &mut ClientEnv, params: &ApproveParams) -> Result<Outc
     if let Some(user) = &params.user
         && *user != profile.user
     {
-        return Err(ClientError::Usage(format!(
+        return Err(ClientError::Config(format!(
             "request {} is for user {user}, but you are logged in as {} at {}; only {user} can \
              approve it: run `hwa login --user={user}` first",
             params.id, profile.user, params.proxy
@@ -91,7 +91,8 @@ pub async fn approve(env: &mut ClientEnv, params: &ApproveParams) -> Result<Outc
 pub async fn watch(env: &mut ClientEnv, params: &WatchParams) -> Result<usize, ClientError> {
     let (client, profile) = logged_in(env, &params.proxy, &params.trust)?;
     let mut device = open_device(env, &params.authenticator_file)?;
-    let mut handled: VecDeque<RequestId> = VecDeque::new();
+    // Requests shown here, and whether this watcher decided them.
+    let mut handled: VecDeque<(RequestId, bool)> = VecDeque::new();
     let mut decisions = 0usize;
     let mut failures = 0u32;
     env.say(&format!(
@@ -139,20 +140,26 @@ pub async fn watch(env: &mut ClientEnv, params: &WatchParams) -> Result<usize, C
                 };
                 match parsed {
                     HeadlessEvent::Pending { request } => {
-                        if handled.contains(&request.id) || request.state != RequestState::Pending {
+                        let seen = handled.iter().any(|(id, _)| *id == request.id);
+                        if seen || request.state != RequestState::Pending {
                             continue;
                         }
                         if handled.len() >= HANDLED_MAX {
                             handled.pop_front();
                         }
-                        handled.push_back(request.id.clone());
+                        handled.push_back((request.id.clone(), false));
                         let mut approver = Approver {
                             client: &client,
                             profile: &profile,
                             device: device.as_mut(),
                         };
                         match approver.decide(env, &request, false).await {
-                            Ok(_) => decisions += 1,
+                            Ok(_) => {
+                                decisions += 1;
+                                if let Some(entry) = handled.back_mut() {
+                                    entry.1 = true;
+                                }
+                            }
                             Err(e) if e.api_code() == Some(ErrorCode::Unauthenticated) => {
                                 return Err(explain(e, &request.id, &profile));
                             }
@@ -165,6 +172,10 @@ pub async fn watch(env: &mut ClientEnv, params: &WatchParams) -> Result<usize, C
                         }
                     }
                     HeadlessEvent::Decided { id, state } => {
+                        // Only news about a request shown here and decided elsewhere.
+                        if !handled.iter().any(|(h, here)| *h == id && !here) {
+                            continue;
+                        }
                         let line = format!("request {id} is now {}", state_word(state));
                         env.say(&line).await.map_err(stderr_failed)?;
                     }
@@ -303,11 +314,13 @@ fn state_word(state: RequestState) -> &'static str {
 pub fn explain(e: ClientError, id: &RequestId, profile: &Profile) -> ClientError {
     let ClientError::Api { status, code, message } = e else { return e };
     let ours = match code {
-        ErrorCode::Forbidden => format!(
-            "request {id} belongs to another user; you are logged in as {}, and only the request's \
-             own user can see or approve it",
-            profile.user
-        ),
+        ErrorCode::Forbidden => {
+            return ClientError::Api {
+                status,
+                code,
+                message: format!("{message} (you are logged in as {})", profile.user),
+            };
+        }
         ErrorCode::NotFound => format!(
             "no request {id}: it expired, was never made, or the ID is mistyped; run the headless \
              command again and copy the new ID"

@@ -182,10 +182,12 @@ impl Resolver<'_> {
         let invocation = match &self.cli.command {
             Command::Ls { labels } => {
                 let labels = parse_labels(labels)?;
+                let (user, user_is_os_default) = self.user();
                 Invocation::Ls(ListParams {
                     proxy: self.proxy()?,
                     trust: self.trust(),
-                    user: self.user(),
+                    user,
+                    user_is_os_default,
                     login,
                     mlock: self.mlock()?,
                     labels,
@@ -218,12 +220,18 @@ impl Resolver<'_> {
 
     fn session_command(&mut self, command: &Command) -> Result<Invocation, ClientError> {
         Ok(match command {
-            Command::Login => Invocation::Login(LoginParams {
-                proxy: self.proxy()?,
-                trust: self.trust(),
-                user: self.user(),
-                authenticator_file: self.authenticator_file()?,
-            }),
+            Command::Login => {
+                let (user, defaulted) = self.user();
+                if defaulted {
+                    self.notes.push(os_user_note(&user));
+                }
+                Invocation::Login(LoginParams {
+                    proxy: self.proxy()?,
+                    trust: self.trust(),
+                    user,
+                    authenticator_file: self.authenticator_file()?,
+                })
+            }
             Command::Signup { invite_url } => Invocation::Signup(SignupParams {
                 invite_url: invite_url.clone(),
                 trust: self.trust(),
@@ -311,15 +319,12 @@ impl Resolver<'_> {
         }
     }
 
-    fn user(&mut self) -> String {
-        if let Some(u) = self.cli.user.as_deref().or(self.env.var("HWA_USER")) {
-            return u.to_owned();
+    /// The user and whether it is the OS user by default (SPEC HL-02).
+    fn user(&self) -> (String, bool) {
+        match self.cli.user.as_deref().or(self.env.var("HWA_USER")) {
+            Some(u) => (u.to_owned(), false),
+            None => (self.env.os_user.clone(), true),
         }
-        self.notes.push(format!(
-            "no --user or HWA_USER given; asking for the OS user `{}`",
-            self.env.os_user
-        ));
-        self.env.os_user.clone()
     }
 
     fn mlock(&self) -> Result<MlockMode, ClientError> {
@@ -371,6 +376,11 @@ impl Resolver<'_> {
     }
 }
 
+/// What the client says when it asks for the OS user because no user was given (SPEC HL-02).
+pub fn os_user_note(user: &str) -> String {
+    format!("no --user or HWA_USER given; asking for the OS user `{user}`")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -399,16 +409,22 @@ mod tests {
     fn the_user_defaults_to_the_os_user_and_the_client_says_so() {
         let (p, notes) = ls(resolve_with("ls --headless --proxy=p.example.com", &[]).unwrap());
         assert_eq!(p.user, "osuser");
-        let expected = "no --user or HWA_USER given; asking for the OS user `osuser`";
-        assert_eq!(notes.join("\n"), expected);
+        assert!(p.user_is_os_default);
+        assert!(notes.is_empty(), "ls names the user only once it logs in headlessly");
+        assert_eq!(
+            os_user_note("osuser"),
+            "no --user or HWA_USER given; asking for the OS user `osuser`"
+        );
+        let r = resolve_with("login --proxy=p --authenticator-file=k.json", &[]).unwrap();
+        assert_eq!(r.notes, vec![os_user_note("osuser")]);
     }
 
     #[test]
     fn flags_win_over_variables_and_variables_over_defaults() {
         let vars = [("HWA_USER", "bob"), ("HWA_PROXY", "env.example.com")];
-        let (p, notes) = ls(resolve_with("ls --headless", &vars).unwrap());
+        let (p, _) = ls(resolve_with("ls --headless", &vars).unwrap());
         assert_eq!((p.user.as_str(), p.proxy.host.as_str()), ("bob", "env.example.com"));
-        assert!(notes.is_empty());
+        assert!(!p.user_is_os_default);
         let (p, _) =
             ls(resolve_with("ls --headless --user=carol --proxy=f.example.com", &vars).unwrap());
         assert_eq!((p.user.as_str(), p.proxy.host.as_str()), ("carol", "f.example.com"));

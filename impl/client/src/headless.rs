@@ -169,7 +169,8 @@ pub fn instructions(
     public_line: &str,
 ) -> Vec<String> {
     vec![
-        "Complete headless login from your own device, where you are logged in:".to_owned(),
+        format!("Requesting headless login as user `{user}` at {proxy}."),
+        "Complete it from your own device, where you are logged in:".to_owned(),
         format!("  open {}", proxy.url(&format!("/web/headless/{id}"))),
         format!("  or run: hwa headless approve --user={user} --proxy={} {id}", proxy_arg(proxy)),
         format!(

@@ -72,7 +72,11 @@ fn os_user() -> String {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HWA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
 }
 
 /// Real stdio, with echo turned off while a secret is typed on a terminal.

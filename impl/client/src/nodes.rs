@@ -36,6 +36,8 @@ pub struct ListParams {
     pub proxy: ProxyUrl,
     pub trust: Trust,
     pub user: String,
+    /// No user was given, so `user` is the OS user; the client says so before asking.
+    pub user_is_os_default: bool,
     pub login: LoginChoice,
     /// The `--mlock` mode as given (resolved here once the login method is known).
     pub mlock: MlockMode,
@@ -66,6 +68,10 @@ pub async fn list_nodes(
             mlock: params.mlock.resolve(true),
             scope,
         };
+        if params.user_is_os_default {
+            let note = crate::cli::os_user_note(&params.user);
+            env.say(&note).await.map_err(|e| ClientError::io("writing to standard error", e))?;
+        }
         let identity = headless_login(env, &headless_params).await?;
         nodes_with_certificate(env, &client, &identity).await?
     } else {

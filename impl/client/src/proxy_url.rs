@@ -3,7 +3,9 @@
 //!
 //! `proxy.example.com`, `proxy.example.com:3080` and `https://proxy.example.com` all mean TLS;
 //! `http://` is accepted only when the host is `localhost`, an address in 127.0.0.0/8 or `::1`,
-//! because anything else would send session tokens and certificates in clear text.
+//! because anything else would send session tokens and certificates in clear text. A loopback
+//! host given without a scheme (`localhost:3080`, as `hwad start --dev` prints it) means plain
+//! HTTP; `https://localhost` still means TLS.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -79,7 +81,12 @@ impl ProxyUrl {
             )));
         }
         let port = url.port().or(default_port).unwrap_or(scheme.url_default_port());
-        let proxy = ProxyUrl { scheme, host, port };
+        let mut proxy = ProxyUrl { scheme, host, port };
+        if default_port.is_some() && proxy.is_loopback() {
+            // A development cluster on this machine (`hwad start --dev`) speaks plain HTTP,
+            // and names itself `localhost:PORT`; traffic never leaves the machine.
+            proxy.scheme = Scheme::Http;
+        }
         if scheme == Scheme::Http && !proxy.is_loopback() {
             return Err(ClientError::Usage(format!(
                 "plain http:// is only allowed for a proxy on this machine (localhost, 127.0.0.1, \
@@ -158,6 +165,14 @@ mod tests {
         let err = ProxyUrl::parse("http://proxy.example.com:3080").unwrap_err();
         assert!(matches!(err, ClientError::Usage(_)));
         assert!(err.to_string().contains("only allowed for a proxy on this machine"), "{err}");
+    }
+
+    #[test]
+    fn a_loopback_host_without_scheme_is_the_plain_http_dev_proxy() {
+        let p = ProxyUrl::parse("localhost:35741").unwrap();
+        assert_eq!(p.origin(), "http://localhost:35741");
+        let p = ProxyUrl::parse("https://localhost:35741").unwrap();
+        assert_eq!(p.scheme, Scheme::Https);
     }
 
     #[test]
