@@ -56,6 +56,10 @@ const SFTP_SERVER_PATHS: &[&str] = &[
     "/usr/libexec/sftp-server",
 ];
 
+/// Bytes buffered between the in-process SFTP server and its channel: two of the 32 KiB
+/// packets OpenSSH clients send, so one can be parsed while the next arrives.
+const SFTP_PIPE_BYTES: usize = 64 * 1024;
+
 /// The subsystem name of SFTP.
 pub const SFTP_SUBSYSTEM: &str = "sftp";
 
@@ -181,8 +185,7 @@ async fn run_launch(channel: Channel<Msg>, launch: Launch, pty: Option<PtySpec>)
 
 async fn run_sftp(channel: Channel<Msg>, ctx: &SessionContext, env: &BTreeMap<String, String>) {
     if ctx.account.is_node_user() {
-        let server = FsSftp::new(ctx.account.home.clone());
-        russh_sftp::server::run(channel.into_stream(), server).await;
+        run_sftp_in_process(channel, ctx.account.home.clone()).await;
         return;
     }
     match system_sftp_server() {
@@ -195,6 +198,34 @@ async fn run_sftp(channel: Channel<Msg>, ctx: &SessionContext, env: &BTreeMap<St
             let _ = channel.close().await;
         }
     }
+}
+
+/// Serves SFTP from this process. The server talks to one end of an in-memory pipe and this
+/// function relays between the other end and the channel, so that it learns when the server
+/// finished and can report an exit status before closing, as sshd does (OpenSSH's `scp`
+/// fails a transfer whose channel closes without one).
+async fn run_sftp_in_process(channel: Channel<Msg>, home: PathBuf) {
+    let (ours, theirs) = tokio::io::duplex(SFTP_PIPE_BYTES);
+    russh_sftp::server::run(theirs, FsSftp::new(home)).await;
+    let (from_server, mut to_server) = tokio::io::split(ours);
+    let (mut read, write) = channel.split();
+    let pump = tokio::spawn(copy_out(from_server, write.make_writer()));
+    loop {
+        match read.wait().await {
+            Some(ChannelMsg::Data { data }) => {
+                if to_server.write_all(&data).await.is_err() {
+                    break;
+                }
+            }
+            Some(ChannelMsg::Eof) | Some(ChannelMsg::Close) | None => break,
+            Some(_) => {}
+        }
+    }
+    // End of input ends the server, which closes its end of the pipe and so ends the pump.
+    let _ = to_server.shutdown().await;
+    drop(to_server);
+    drain(vec![pump]).await;
+    finish(&write, 0).await;
 }
 
 fn audit_channel(ctx: &SessionContext, request: &str, detail: String) {
