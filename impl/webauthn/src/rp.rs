@@ -14,8 +14,10 @@
 //! # Expiry follows the caller's clock
 //!
 //! The library would compare its own expiration against the ambient `SystemTime`, which the
-//! simulator does not control. It gets the longest timeout it accepts, and [`CeremonyState`]
-//! carries `expires_at` from the caller's clock, checked first.
+//! simulator does not control. Its expiration in the encoded state is overwritten with a date
+//! in the year 9999 (so the state holds nothing from the ambient clock and a seed replays it
+//! byte for byte), and [`CeremonyState`] carries `expires_at` from the caller's clock,
+//! checked first.
 //!
 //! # Limitations
 //!
@@ -28,6 +30,7 @@
 //!   and never checks a certificate chain.
 
 use std::num::NonZeroU32;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -73,6 +76,10 @@ const CREDENTIAL_DATA_V1: u8 = 1;
 
 /// Length of `webauthn_rp`'s encoded `DynamicState` (its `Encode` output is `[u8; 7]`).
 const DYNAMIC_STATE_BYTES: usize = 7;
+
+/// Expiration written into `webauthn_rp`'s state: 9999-12-31T23:59:59Z, so that its check
+/// against the ambient clock never fires and [`CeremonyState::expires_at`] alone decides.
+const LIBRARY_EXPIRATION_SECS: u64 = 253_402_300_799;
 
 /// Kind bytes in front of [`CeremonyState::data`].
 const KIND_REGISTRATION: u8 = b'R';
@@ -225,8 +232,10 @@ impl RelyingParty {
             server.encode().map_err(|e| WebauthnError::Config(format!("assertion state: {e}")))?;
         let ours = draw_challenge(entropy);
         let challenge = splice_challenge(&mut encoded, ASSERTION_CHALLENGE_OFFSET, sent, &ours)?;
-        NonDiscoverableAuthenticationServerState::decode(&encoded)
+        splice_expiration(&mut encoded, server.expiration())?;
+        let decoded = NonDiscoverableAuthenticationServerState::decode(&encoded)
             .map_err(|e| WebauthnError::Config(format!("assertion state: {e}")))?;
+        check_spliced(decoded.sent_challenge().0, decoded.expiration(), &ours)?;
         let json = serde_json::to_value(&client)
             .map_err(|e| WebauthnError::Config(format!("assertion options: {e}")))?;
         Ok(self.finish_start(json, challenge, KIND_ASSERTION, len, encoded, now))
@@ -349,16 +358,18 @@ impl RelyingParty {
         let mut encoded = server
             .encode()
             .map_err(|e| WebauthnError::Config(format!("registration state: {e}")))?;
-        let challenge =
+        let challenge_b64 =
             splice_challenge(&mut encoded, REGISTRATION_CHALLENGE_OFFSET, sent, challenge)?;
-        RegistrationServerState::<N>::decode(&encoded)
+        splice_expiration(&mut encoded, server.expiration())?;
+        let decoded = RegistrationServerState::<N>::decode(&encoded)
             .map_err(|e| WebauthnError::Config(format!("registration state: {e}")))?;
+        check_spliced(decoded.sent_challenge().0, decoded.expiration(), challenge)?;
         let mut json = serde_json::to_value(&client)
             .map_err(|e| WebauthnError::Config(format!("registration options: {e}")))?;
         if let Some(rp) = json.get_mut("rp").and_then(Value::as_object_mut) {
             rp.insert("name".into(), Value::String(self.config.rp_name.clone()));
         }
-        Ok(self.finish_start(json, challenge, KIND_REGISTRATION, N, encoded, now))
+        Ok(self.finish_start(json, challenge_b64, KIND_REGISTRATION, N, encoded, now))
     }
 
     fn finish_registration_n<const N: usize>(
@@ -548,6 +559,48 @@ fn splice_challenge(
         })?;
     slot.copy_from_slice(ours);
     Ok(URL_SAFE_NO_PAD.encode(ours))
+}
+
+/// Replaces the library's expiration (12 bytes: seconds as a little-endian `u64`, then
+/// nanoseconds as a `u32`, found by value since fields before it vary in length) by
+/// [`LIBRARY_EXPIRATION_SECS`]: the state then holds nothing from the ambient clock.
+fn splice_expiration(encoded: &mut [u8], library: SystemTime) -> Result<(), WebauthnError> {
+    let layout_changed = || {
+        WebauthnError::Config(
+            "webauthn_rp's ceremony state layout changed; update hwa-webauthn".into(),
+        )
+    };
+    let since = library.duration_since(UNIX_EPOCH).map_err(|_| layout_changed())?;
+    let theirs = encode_system_time(since.as_secs(), since.subsec_nanos());
+    let mut found = encoded.windows(theirs.len()).enumerate().filter(|(_, w)| *w == theirs);
+    let (Some((at, _)), None) = (found.next(), found.next()) else {
+        return Err(layout_changed());
+    };
+    encoded[at..at + theirs.len()].copy_from_slice(&encode_system_time(LIBRARY_EXPIRATION_SECS, 0));
+    Ok(())
+}
+
+fn encode_system_time(secs: u64, nanos: u32) -> [u8; 12] {
+    let mut out = [0u8; 12];
+    out[..8].copy_from_slice(&secs.to_le_bytes());
+    out[8..].copy_from_slice(&nanos.to_le_bytes());
+    out
+}
+
+/// Checks that the decoded state carries our challenge and our expiration.
+fn check_spliced(
+    challenge: u128,
+    expiration: SystemTime,
+    ours: &[u8; RP_CHALLENGE_BYTES],
+) -> Result<(), WebauthnError> {
+    let far = UNIX_EPOCH + Duration::from_secs(LIBRARY_EXPIRATION_SECS);
+    if challenge.to_le_bytes() == *ours && expiration == far {
+        Ok(())
+    } else {
+        Err(WebauthnError::Config(
+            "webauthn_rp's ceremony state layout changed; update hwa-webauthn".into(),
+        ))
+    }
 }
 
 fn open_state(
