@@ -90,7 +90,11 @@ impl CertAuthority {
         Self::from_seed(&seed, kind, cluster_name)
     }
 
-    fn from_seed(seed: &[u8; 32], kind: CaKind, cluster_name: &str) -> Result<Self, AuthError> {
+    pub(crate) fn from_seed(
+        seed: &[u8; 32],
+        kind: CaKind,
+        cluster_name: &str,
+    ) -> Result<Self, AuthError> {
         let keypair = Ed25519Keypair::from_seed(seed);
         let comment = format!("hwa {} ca {cluster_name}", kind.label());
         let key = PrivateKey::new(KeypairData::from(keypair), comment)

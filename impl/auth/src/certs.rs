@@ -121,6 +121,47 @@ pub fn issue(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ca::CaKind;
+    use hwa_core::entropy::SeededEntropy;
+    use ssh_key::private::{Ed25519Keypair, KeypairData};
+    use ssh_key::{Certificate, PrivateKey};
+
+    fn sign_at(now: UnixMillis, expires_at: UnixMillis) -> Result<Certificate, AuthError> {
+        let entropy = SeededEntropy::new(5);
+        let ca = CertAuthority::from_seed(&[1; 32], CaKind::User, "t").unwrap();
+        let key =
+            PrivateKey::new(KeypairData::from(Ed25519Keypair::from_seed(&[2; 32])), "").unwrap();
+        let id = RequestId::derive(b"k");
+        let principals = ["alice".to_string()];
+        let req = CertRequest {
+            user: "alice",
+            request_id: &id,
+            public_key: key.public_key(),
+            principals: &principals,
+            nodes: &[],
+            client_ip: "192.0.2.1".parse().unwrap(),
+            credential_id_b64: "AAAA",
+            request_expires_at: expires_at,
+        };
+        let issued = issue(&ca, &entropy, now, &req)?;
+        Ok(Certificate::from_openssh(&issued.openssh).unwrap())
+    }
+
+    #[test]
+    fn validity_is_one_minute_from_now_whatever_the_request_has_left() {
+        let now = UnixMillis(1_767_225_600_000);
+        let cert = sign_at(now, now.plus(std::time::Duration::from_secs(170))).unwrap();
+        assert_eq!(cert.valid_after(), now.secs_floor());
+        assert_eq!(cert.valid_before() - cert.valid_after(), 60);
+    }
+
+    #[test]
+    fn validity_never_outlives_the_request() {
+        let now = UnixMillis(1_767_225_600_000);
+        let cert = sign_at(now, now.plus(std::time::Duration::from_secs(10))).unwrap();
+        assert_eq!(cert.valid_before() - cert.valid_after(), 10);
+        assert!(matches!(sign_at(now, now), Err(AuthError::RequestExpired { .. })));
+    }
 
     #[test]
     fn the_user_is_read_back_from_the_key_id() {

@@ -17,10 +17,18 @@ use hwa_core::limits::{PENDING_PER_SERVER_MAX, PENDING_PER_USER_MAX};
 
 use crate::error::AuthError;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Waiters {
     /// Request ID → user of every waiting login.
     by_id: Mutex<BTreeMap<RequestId, String>>,
+    per_user_max: usize,
+    per_server_max: usize,
+}
+
+impl Default for Waiters {
+    fn default() -> Self {
+        Waiters::with_bounds(PENDING_PER_USER_MAX, PENDING_PER_SERVER_MAX)
+    }
 }
 
 /// A waiting login's slot; dropping it frees the slot.
@@ -37,6 +45,11 @@ impl Drop for WaiterGuard {
 }
 
 impl Waiters {
+    /// A registry with other bounds than the protocol's, for tests of the bounds themselves.
+    pub fn with_bounds(per_user_max: usize, per_server_max: usize) -> Self {
+        Waiters { by_id: Mutex::default(), per_user_max, per_server_max }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<RequestId, String>> {
         self.by_id.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -52,14 +65,14 @@ impl Waiters {
             return Err(AuthError::DuplicateWaiting { id: id.clone() });
         }
         let for_user = by_id.values().filter(|u| u.as_str() == user).count();
-        if for_user >= PENDING_PER_USER_MAX {
+        if for_user >= self.per_user_max {
             return Err(AuthError::TooManyPendingForUser {
                 user: user.to_string(),
-                max: PENDING_PER_USER_MAX,
+                max: self.per_user_max,
             });
         }
-        if by_id.len() >= PENDING_PER_SERVER_MAX {
-            return Err(AuthError::TooManyPendingOnServer { max: PENDING_PER_SERVER_MAX });
+        if by_id.len() >= self.per_server_max {
+            return Err(AuthError::TooManyPendingOnServer { max: self.per_server_max });
         }
         by_id.insert(id.clone(), user.to_string());
         Ok(WaiterGuard { waiters: Arc::clone(self), id: id.clone() })
@@ -98,5 +111,18 @@ mod tests {
         ));
         assert!(waiters.register("bob", &extra).is_ok());
         drop(guards);
+    }
+
+    #[test]
+    fn the_server_bound_counts_every_user_and_says_to_retry_later() {
+        let waiters = Arc::new(Waiters::with_bounds(2, 3));
+        let _a = waiters.register("a", &RequestId::derive(b"1")).unwrap();
+        let _b = waiters.register("b", &RequestId::derive(b"2")).unwrap();
+        let _c = waiters.register("c", &RequestId::derive(b"3")).unwrap();
+        let err = waiters.register("d", &RequestId::derive(b"4")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "this server already holds 3 waiting headless logins; try again in a few minutes"
+        );
     }
 }
