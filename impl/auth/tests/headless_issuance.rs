@@ -13,8 +13,9 @@ use hwa_core::api::ErrorCode;
 /// Turns the pending record of `key` into an approved one, edited by `edit`.
 async fn force_approve(cluster: &Cluster, key: &ClientKey, edit: impl Fn(&mut serde_json::Value)) {
     let store_key = format!("headless/alice/{}", key.id);
-    let item = cluster.store.get(&store_key).await.unwrap().unwrap();
-    let mut record: serde_json::Value = serde_json::from_slice(&item.value).unwrap();
+    let item = cluster.store.get(&store_key).await.expect("store read");
+    let item = item.expect("the login wrote its pending record");
+    let mut record: serde_json::Value = serde_json::from_slice(&item.value).expect("a JSON record");
     assert_eq!(record["state"], "pending");
     record["state"] = "approved".into();
     record["decision"] = serde_json::json!({
@@ -23,12 +24,12 @@ async fn force_approve(cluster: &Cluster, key: &ClientKey, edit: impl Fn(&mut se
         "decided_at": 0,
     });
     edit(&mut record);
-    let bytes = serde_json::to_vec(&record).unwrap();
+    let bytes = serde_json::to_vec(&record).expect("JSON encoding");
     cluster
         .store
         .compare_and_swap(&store_key, item.revision, bytes, item.expires_at)
         .await
-        .unwrap();
+        .expect("store write");
 }
 
 #[tokio::test(start_paused = true)]
