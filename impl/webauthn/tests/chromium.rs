@@ -8,7 +8,7 @@
 //! as `http://localhost:<port>`. Without a `chromium` binary on the PATH it says so and passes:
 //! `ci/install-deps.sh` installs one.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test harness; a failure is a failed test
+#![allow(clippy::unwrap_used, clippy::print_stderr)] // test harness: a failure is a failed test
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpListener;
