@@ -36,6 +36,19 @@ async fn exec_returns_output_and_exit_status() {
         other => panic!("expected a session start, got {other:?}"),
     }
     conn.close().await.unwrap();
+    let mut commands = Vec::new();
+    loop {
+        match node.next_audit().await.kind {
+            AuditKind::ChannelStart { request, detail, .. } => commands.push((request, detail)),
+            AuditKind::SessionEnd { login, .. } => {
+                assert_eq!(login, me);
+                break;
+            }
+            other => panic!("unexpected audit event {other:?}"),
+        }
+    }
+    assert_eq!(commands.len(), 3);
+    assert_eq!(commands[0], ("exec".to_string(), "echo hi".to_string()));
     node.stop().await;
 }
 
