@@ -6,12 +6,15 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hwa_core::admin::{ADMIN_IDENTITY_FILE, AdminIdentity};
 
 /// How long the daemon may take to start (argon2 and the CA keys are made on first start).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Interval between looks for the admin identity file.
+const POLL: Duration = Duration::from_millis(50);
 
 fn hwad() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_hwad"));
@@ -21,19 +24,20 @@ fn hwad() -> Command {
 
 fn wait_for_identity(child: &mut Child, dir: &Path) -> AdminIdentity {
     let path = dir.join(ADMIN_IDENTITY_FILE);
-    let deadline = Instant::now() + START_TIMEOUT;
-    loop {
-        if let Ok(bytes) = std::fs::read(&path) {
-            if let Ok(identity) = serde_json::from_slice(&bytes) {
-                return identity;
-            }
+    let attempts = START_TIMEOUT.as_millis() / POLL.as_millis();
+    for _ in 0..attempts {
+        if let Ok(bytes) = std::fs::read(&path)
+            && let Ok(identity) = serde_json::from_slice(&bytes)
+        {
+            return identity;
         }
         if let Some(status) = child.try_wait().expect("wait") {
             panic!("hwad exited early with {status}");
         }
-        assert!(Instant::now() < deadline, "no admin identity after {START_TIMEOUT:?}");
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(POLL);
     }
+    let _ = child.kill();
+    panic!("no admin identity after {START_TIMEOUT:?}");
 }
 
 fn get(addr: &str, path: &str) -> String {
