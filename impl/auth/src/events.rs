@@ -127,7 +127,10 @@ fn translate(
     };
     let record: HeadlessRecord = serde_json::from_slice(&item.value).ok()?;
     let state = record.api_state()?;
-    if seen.get(&record.id) == Some(&state) {
+    let before = seen.get(&record.id).copied();
+    // A decision is news only for a request this stream showed as pending; decided records
+    // still in the store when the stream opens are history.
+    if before == Some(state) || (before.is_none() && state != RequestState::Pending) {
         return None;
     }
     seen.insert(record.id.clone(), state);

@@ -27,6 +27,26 @@
 //! | [`nodes`] | the node inventory |
 //! | [`kv`] | typed JSON records over the store |
 
+//!
+//! # Storage keys
+//!
+//! | key | value | expiry |
+//! |---|---|---|
+//! | `users/<name>` | user record (argon2id PHC string, WebAuthn handle, logins, roles) | none |
+//! | `credentials/<user>/<credential id>` | `hwa_webauthn::StoredCredential` | none |
+//! | `invites/<sha256 of token>` | user and expiry | one hour |
+//! | `sessions/<sha256 of token>` | user and expiry | `SESSION_TTL` |
+//! | `admin/token` | SHA-256 of the admin token | none |
+//! | `challenges/<user>/<challenge>` | purpose and ceremony state | with the ceremony |
+//! | `headless/<user>/<request id>` | the request record | request expiry + 30 s |
+//! | `headless_watch/<user>/<random>` | a watcher's standing interest | 30 s, refreshed |
+//! | `ca/user`, `ca/host` | Ed25519 seeds | none |
+//! | `config/cluster_auth_preference` | the preference | none |
+//! | `roles/<name>` | a role | none |
+//! | `locks/<id>` | a lock | the lock's TTL |
+//! | `nodes/<name>` | address and labels | none |
+//! | `audit/<ms, 20 digits>/<seq>-<random>` | an audit event | 90 days |
+
 pub mod admin;
 pub mod audit;
 pub mod ca;

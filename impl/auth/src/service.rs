@@ -1155,3 +1155,24 @@ fn reason_of(err: &AuthError) -> String {
 fn not_found(kind: &str, name: &str) -> AuthError {
     AuthError::ResourceNotFound { kind: kind.to_string(), name: users::shorten(name) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_shareable<T: Send + Sync + Clone + 'static>() {}
+
+    #[test]
+    fn the_service_can_be_shared_between_http_handlers() {
+        assert_shareable::<AuthService>();
+        fn assert_stream<T: Send + Unpin + futures::Stream>() {}
+        assert_stream::<HeadlessEventStream>();
+    }
+
+    #[test]
+    fn audit_reasons_are_check_names_not_messages() {
+        let err = AuthError::Webauthn { check: "signature", message: "x".into() };
+        assert_eq!(reason_of(&err), "signature");
+        assert_eq!(reason_of(&AuthError::TotpRefused), "totp_refused");
+    }
+}
