@@ -153,3 +153,32 @@ fn set_field(json: &mut Value, name: &str, bytes: &[u8]) -> Result<(), VaError> 
     response_mut(json)?.insert(name.to_owned(), Value::String(URL_SAFE_NO_PAD.encode(bytes)));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_origin_is_replaced_and_every_other_byte_kept() {
+        let before = br#"{"type":"webauthn.get","challenge":"abc","origin":"https://a.example","crossOrigin":false}"#;
+        let after = rewrite_origin(before, "https://evil.example").unwrap();
+        assert_eq!(
+            String::from_utf8(after).unwrap(),
+            r#"{"type":"webauthn.get","challenge":"abc","origin":"https://evil.example","crossOrigin":false}"#
+        );
+    }
+
+    #[test]
+    fn counter_faults_send_zero_or_less_than_the_last_value() {
+        let mut data = vec![0u8; 37];
+        data[33..37].copy_from_slice(&5u32.to_be_bytes());
+        let sent = |counter| {
+            let faults = Faults { counter, ..Default::default() };
+            let out = authenticator_data(&data, &faults, true).unwrap();
+            u32::from_be_bytes(out[33..37].try_into().unwrap())
+        };
+        assert_eq!(sent(CounterFault::Honest), 5);
+        assert_eq!(sent(CounterFault::Frozen), 0);
+        assert_eq!(sent(CounterFault::RolledBack), 3);
+    }
+}
