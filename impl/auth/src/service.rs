@@ -551,7 +551,21 @@ impl AuthService {
     ) -> Result<RequestState, AuthError> {
         self.require_headless_allowed().await?;
         let now = self.now();
-        let record = self.pending_record(session, id, now).await?;
+        let record = match self.pending_record(session, id, now).await {
+            Ok(record) => record,
+            Err(err) => {
+                if req.action == DecisionAction::Accept {
+                    let fields = [
+                        (field::REQUEST_ID, id.to_string()),
+                        (field::APPROVER_ADDR, approver.to_string()),
+                        (field::REASON, reason_of(&err)),
+                    ];
+                    let kind = AuditKind::HeadlessLoginApprovalFailed;
+                    self.record_event(kind, Some(&session.user), &fields).await?;
+                }
+                return Err(err);
+            }
+        };
         let client_addr =
             record.value.login.as_ref().map(|l| l.client_addr.clone()).unwrap_or_default();
         if req.action == DecisionAction::Denied {
@@ -1148,6 +1162,8 @@ fn reason_of(err: &AuthError) -> String {
         AuthError::RequestExpired { .. } => "expired".into(),
         AuthError::AlreadyDecided { .. } => "already_decided".into(),
         AuthError::LoginFailed => "login_failed".into(),
+        AuthError::NotRequestOwner { .. } => "not_request_owner".into(),
+        AuthError::RequestNotFound { .. } => "request_not_found".into(),
         other => format!("{:?}", other.code()).to_lowercase(),
     }
 }

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use hwa_core::admin::{LockAdd, LockTarget};
+use hwa_core::admin::{AuditKind, LockAdd, LockTarget};
 use hwa_core::api::{
     ChallengeScope, DecisionAction, ErrorCode, HeadlessDecisionRequest, MfaResponse, RequestState,
 };
@@ -45,6 +45,10 @@ async fn another_user_cannot_see_challenge_or_decide_and_is_told_why() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), ErrorCode::Forbidden);
+    let audit = cluster.auth.audit(100).await.unwrap();
+    let refused = audit.iter().find(|e| e.kind == AuditKind::HeadlessLoginApprovalFailed).unwrap();
+    assert_eq!(refused.user.as_deref(), Some("bob"));
+    assert_eq!(refused.fields["reason"], "not_request_owner");
     login.abort();
 }
 
