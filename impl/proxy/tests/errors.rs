@@ -66,7 +66,12 @@ const JSON_ENDPOINTS: &[(Method, &str, Caller, Option<&str>)] = &[
         Some(r#"{"webauthn_response":{},"extra":1}"#),
     ),
     (Method::POST, "/v1/admin/users", Caller::Admin, Some(r#"{"user":"a","extra":1}"#)),
-    (Method::POST, "/v1/admin/locks", Caller::Admin, None),
+    (
+        Method::POST,
+        "/v1/admin/locks",
+        Caller::Admin,
+        Some(r#"{"target":"user","user":"a","extra":1}"#),
+    ),
 ];
 
 /// A fixture whose rate limit does not get in the way of sending many bad bodies.

@@ -188,3 +188,44 @@ async fn a_mismatched_request_id_is_refused_at_once() {
     let answer = send(&fx.app, json_request(Method::POST, "/webapi/headless/login", &body)).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text());
 }
+
+#[tokio::test]
+async fn a_watcher_receives_a_pending_event_when_a_login_starts() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let fx = fixture().await;
+    let alice = sign_up(&fx, "alice").await;
+    let events = authed(Method::GET, "/webapi/headless/events", &alice)
+        .body(Body::empty())
+        .expect("request");
+    let response = fx.app.clone().oneshot(events).await.expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    let content_type = response.headers()[header::CONTENT_TYPE].to_str().expect("ascii");
+    assert!(content_type.starts_with("text/event-stream"), "{content_type}");
+    let mut body = response.into_body();
+
+    let key = ssh_public_key(5);
+    let id = RequestId::derive(key.as_bytes());
+    let login = start_login(&fx, &key).await;
+    let received = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut text = String::new();
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.expect("frame").into_data() {
+                text.push_str(&String::from_utf8_lossy(&data));
+                if text.contains("event: pending") && text.ends_with("\n\n") {
+                    break;
+                }
+            }
+        }
+        text
+    })
+    .await
+    .expect("an event within 10 s");
+    assert!(received.contains("event: pending"), "{received}");
+    let data = received.lines().find_map(|line| line.strip_prefix("data: ")).expect("a data line");
+    let event: serde_json::Value = serde_json::from_str(data).expect("JSON data");
+    assert_eq!(event["kind"], "pending");
+    assert_eq!(event["request"]["id"], id.to_string());
+    login.abort();
+}

@@ -12,7 +12,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, put};
 use hwa_core::admin::{
-    AuditEvent, LockAdd, LockView, ResourceApplied, UserAdd, UserAdded, UserSummary,
+    AuditEvent, LockAdd, LockTarget, LockView, ResourceApplied, UserAdd, UserAdded, UserSummary,
 };
 
 use crate::error::ApiFailure;
@@ -115,9 +115,55 @@ async fn list_locks(
 async fn add_lock(
     State(state): State<AppState>,
     _admin: AdminCaller,
-    ApiJson(body): ApiJson<LockAdd>,
+    ApiJson(body): ApiJson<LockAddWire>,
 ) -> Result<Json<LockView>, ApiFailure> {
-    Ok(Json(state.auth.add_lock(body).await?))
+    Ok(Json(state.auth.add_lock(body.into_lock_add()?).await?))
+}
+
+/// The body of `POST /v1/admin/locks`, parsed field by field.
+///
+/// [`LockAdd`] combines `#[serde(flatten)]` with `deny_unknown_fields`, which serde cannot
+/// deserialize (every field, even `target`, is then reported unknown). Serializing it works,
+/// so `hwactl` sends `LockAdd` and the server reads the same JSON with this flat mirror, still
+/// refusing unknown fields.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LockAddWire {
+    target: String,
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    credential_id: Option<String>,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    ttl_secs: Option<u64>,
+}
+
+impl LockAddWire {
+    fn into_lock_add(self) -> Result<LockAdd, ApiFailure> {
+        let target = match (self.target.as_str(), self.user, self.credential_id) {
+            ("user", Some(user), None) => LockTarget::User { user },
+            ("credential", None, Some(credential_id)) => LockTarget::Credential { credential_id },
+            ("user", _, _) => {
+                return Err(ApiFailure::bad_request(
+                    "a lock with target `user` needs the field `user` and no `credential_id`",
+                ));
+            }
+            ("credential", _, _) => {
+                return Err(ApiFailure::bad_request(
+                    "a lock with target `credential` needs the field `credential_id` and no `user`",
+                ));
+            }
+            (other, _, _) => {
+                let shown: String = other.chars().take(40).collect();
+                return Err(ApiFailure::bad_request(format!(
+                    "unknown lock target `{shown}`; use `user` or `credential`"
+                )));
+            }
+        };
+        Ok(LockAdd { target, message: self.message, ttl_secs: self.ttl_secs })
+    }
 }
 
 async fn delete_lock(
@@ -165,6 +211,20 @@ fn yaml(text: String) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_serialized_lock_add_parses_back_through_the_flat_mirror() {
+        let sent = LockAdd {
+            target: LockTarget::Credential { credential_id: "abc".into() },
+            message: "lost key".into(),
+            ttl_secs: Some(60),
+        };
+        let json = serde_json::to_string(&sent).expect("serializes");
+        let wire: LockAddWire = serde_json::from_str(&json).expect("parses");
+        assert_eq!(wire.into_lock_add().expect("valid"), sent);
+        let half: LockAddWire = serde_json::from_str(r#"{"target":"user"}"#).expect("parses");
+        assert!(half.into_lock_add().is_err());
+    }
 
     #[test]
     fn an_audit_limit_outside_the_range_is_refused() {
