@@ -270,7 +270,7 @@ impl Approver<'_> {
         Ok(Outcome::Approved)
     }
 
-    async fn confirm(&self, env: &mut ClientEnv) -> Result<bool, ClientError> {
+    async fn confirm(&mut self, env: &mut ClientEnv) -> Result<bool, ClientError> {
         env.term.err("Approve? [y/N] ").await.map_err(stderr_failed)?;
         let answer =
             env.term.read_line().await.map_err(|e| ClientError::io("reading the answer", e))?;
@@ -278,7 +278,7 @@ impl Approver<'_> {
     }
 
     async fn put(
-        &self,
+        &mut self,
         id: &RequestId,
         decision: HeadlessDecisionRequest,
     ) -> Result<HeadlessDecisionResponse, ClientError> {

@@ -48,6 +48,10 @@ pub enum Trust {
     System,
     Pinned(Vec<u8>),
     Insecure,
+    /// The simulator's network, which has no TLS: `https://` proxies are spoken to in plain
+    /// HTTP, as the simulated proxies serve it. No command-line flag selects it; only the
+    /// simulator constructs it, and its network exists only inside its process.
+    SimulatedNetwork,
 }
 
 /// One request to the proxy.
@@ -107,9 +111,9 @@ impl std::fmt::Debug for HttpClient {
 
 impl HttpClient {
     pub fn new(net: SharedNetwork, proxy: ProxyUrl, trust: &Trust) -> Result<Self, ClientError> {
-        let tls = match proxy.scheme {
-            Scheme::Http => None,
-            Scheme::Https => Some(Arc::new(tls_config(trust)?)),
+        let tls = match (proxy.scheme, trust) {
+            (Scheme::Http, _) | (_, Trust::SimulatedNetwork) => None,
+            (Scheme::Https, _) => Some(Arc::new(tls_config(trust)?)),
         };
         Ok(HttpClient { net, proxy, tls })
     }
@@ -295,6 +299,9 @@ pub fn tls_config(trust: &Trust) -> Result<ClientConfig, ClientError> {
                 algorithms: provider.signature_verification_algorithms,
             }))
             .with_no_client_auth(),
+        Trust::SimulatedNetwork => {
+            return Err(ClientError::Config("the simulated network carries no TLS".into()));
+        }
         Trust::Insecure => builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AnyOrPinned {
@@ -378,6 +385,86 @@ mod tests {
         let err = client.fetch(&Call::new(Method::GET, "/webapi/ping")).await.unwrap_err();
         assert!(matches!(err, ClientError::Connect { .. }), "{err:?}");
         assert!(err.to_string().contains("127.0.0.1:9"), "{err}");
+    }
+
+    /// Serves one canned HTTP answer on a loopback port and answers the proxy to call.
+    async fn one_answer(answer: &'static str) -> ProxyUrl {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let net = TokioNetwork::shared();
+        let mut listener = net.listen("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    return;
+                }
+                seen.extend_from_slice(&buf[..n]);
+            }
+            if !answer.is_empty() {
+                stream.write_all(answer.as_bytes()).await.unwrap();
+            } else {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+        });
+        ProxyUrl::parse(&format!("http://127.0.0.1:{port}")).unwrap()
+    }
+
+    fn client(proxy: ProxyUrl) -> HttpClient {
+        HttpClient::new(TokioNetwork::shared(), proxy, &Trust::System).unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_error_answer_becomes_an_api_error_with_its_code() {
+        let body =
+            r#"{"error":{"code":"already_decided","message":"request was already decided"}}"#;
+        let answer = Box::leak(
+            format!(
+                "HTTP/1.1 409 Conflict\r\ncontent-type: application/json\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .into_boxed_str(),
+        );
+        let proxy = one_answer(answer).await;
+        let err = client(proxy)
+            .json::<serde_json::Value>(&Call::new(Method::GET, "/webapi/ping"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.api_code(), Some(hwa_core::api::ErrorCode::AlreadyDecided));
+        assert_eq!(err.to_string(), "request was already decided");
+    }
+
+    #[tokio::test]
+    async fn a_success_with_a_body_of_the_wrong_shape_is_a_protocol_error() {
+        let proxy = one_answer(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\
+             connection: close\r\n\r\n[]",
+        )
+        .await;
+        let err = client(proxy)
+            .json::<hwa_core::api::PingResponse>(&Call::new(Method::GET, "/webapi/ping"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ClientError::Protocol(_)), "{err:?}");
+        assert!(err.to_string().contains("GET /webapi/ping answered bad JSON"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_silent_proxy_is_reported_after_the_call_timeout() {
+        let proxy = one_answer("").await;
+        let mut call = Call::new(Method::GET, "/webapi/ping");
+        call.timeout = Some(Duration::from_millis(300));
+        let err = client(proxy).fetch(&call).await.unwrap_err();
+        assert!(err.to_string().contains("no answer within"), "{err}");
+    }
+
+    #[test]
+    fn the_long_poll_outlives_the_request_lifetime() {
+        assert!(LONG_POLL_TIMEOUT > hwa_core::limits::REQUEST_TTL);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! default (SPEC HL-23). Label filters (`env=prod`) are applied by the client.
 
 use http::Method;
+use hwa_core::SharedClock;
 use hwa_core::api::{NodeList, NodeView, PingResponse, RequestScope};
 use hwa_core::memlock::MlockMode;
 
@@ -73,7 +74,7 @@ pub async fn list_nodes(
             env.say(&note).await.map_err(|e| ClientError::io("writing to standard error", e))?;
         }
         let identity = headless_login(env, &headless_params).await?;
-        nodes_with_certificate(env, &client, &identity).await?
+        nodes_with_certificate(&env.clock, &client, &identity).await?
     } else {
         let profile = session_profile(env, &params.proxy)?;
         nodes_with_session(&client, &profile).await?
@@ -83,11 +84,11 @@ pub async fn list_nodes(
 
 /// `GET /webapi/nodes` authorized by a headless certificate.
 pub async fn nodes_with_certificate(
-    env: &ClientEnv,
+    clock: &SharedClock,
     client: &HttpClient,
     identity: &HeadlessIdentity,
 ) -> Result<Vec<NodeView>, ClientError> {
-    let auth = identity.authorization("GET", NODES_PATH, env.clock.now())?;
+    let auth = identity.authorization("GET", NODES_PATH, clock.now())?;
     let list: NodeList = client.json(&Call::new(Method::GET, NODES_PATH).auth(Some(auth))).await?;
     Ok(list.nodes)
 }

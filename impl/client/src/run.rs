@@ -51,6 +51,15 @@ mod tests {
     use super::*;
     use crate::env::tests_support::test_env;
 
+    /// The simulator runs `run` as a turmoil host on a multi-threaded runtime, so its future
+    /// must be `Send`.
+    #[test]
+    fn the_command_future_is_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        let future = run(Vec::new(), test_env());
+        assert_send(&future);
+    }
+
     #[tokio::test]
     async fn ssh_answers_not_available_yet_with_status_one() {
         let args: Vec<String> = ["hwa", "ssh", "--headless", "--proxy=p", "node1"]

@@ -142,14 +142,19 @@ impl Cluster {
 
     /// Starts `hwa ls --headless` in the dev box; answers the child and the request ID.
     fn headless_ls(&self, user: &str) -> (Child, String, mpsc::Receiver<String>) {
+        self.ls_waiting_for_approval(user, &["--headless"])
+    }
+
+    /// Starts `hwa ls` with `flags` in the dev box and waits for its approval command.
+    fn ls_waiting_for_approval(
+        &self,
+        user: &str,
+        flags: &[&str],
+    ) -> (Child, String, mpsc::Receiver<String>) {
         let mut child = self
             .hwa(&self.devbox)
-            .args([
-                "ls",
-                "--headless",
-                &format!("--proxy={}", self.proxy),
-                &format!("--user={user}"),
-            ])
+            .args(["ls", &format!("--proxy={}", self.proxy), &format!("--user={user}")])
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -276,7 +281,7 @@ fn another_users_request_is_refused_with_a_message_naming_both_users() {
 }
 
 #[test]
-fn hwactl_reads_and_applies_cluster_auth_preference() {
+fn a_headless_default_connector_applied_with_hwactl_makes_plain_ls_headless() {
     let cluster = Cluster::start();
     let got = cluster.hwactl(&["get", "cluster_auth_preference"]);
     assert!(got.status.success(), "{}", text(&got.stderr));
@@ -290,4 +295,13 @@ fn hwactl_reads_and_applies_cluster_auth_preference() {
     assert!(applied.status.success(), "{}", text(&applied.stderr));
     let again = text(&cluster.hwactl(&["get", "cluster_auth_preference"]).stdout);
     assert!(again.contains("connector_name: headless"), "{again}");
+
+    // HL-23: with `connector_name: headless`, a plain `hwa ls` logs in headlessly.
+    cluster.user_on_laptop("alice");
+    let (child, id, stderr) = cluster.ls_waiting_for_approval("alice", &[]);
+    let approved = cluster.approve(&id, &["--skip-confirm"], "");
+    assert!(approved.status.success(), "approve: {}", text(&approved.stderr));
+    let (code, stdout, stderr) = finish(child, stderr);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("Node"), "{stdout}");
 }
