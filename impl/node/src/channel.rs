@@ -280,21 +280,7 @@ impl Launch {
 /// Runs a process with pipes for its standard streams: `exec` without a PTY, and the system
 /// SFTP server.
 async fn run_piped(channel: Channel<Msg>, launch: Launch) {
-    let mut cmd = tokio::process::Command::new(&launch.program);
-    cmd.args(&launch.args)
-        .env_clear()
-        .envs(launch.env.iter().map(|(k, v)| (k, v)))
-        .current_dir(&launch.cwd)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    if let Some(arg0) = &launch.arg0 {
-        cmd.arg0(arg0);
-    }
-    if let Some((uid, gid)) = launch.switch {
-        cmd.uid(uid).gid(gid);
-    }
+    let mut cmd = piped_command(&launch);
     let (mut read, write) = channel.split();
     let mut child = match cmd.spawn() {
         Ok(child) => child,
@@ -339,6 +325,25 @@ async fn run_piped(channel: Channel<Msg>, launch: Launch) {
     drop(stdin);
     drain(pumps).await;
     finish(&write, exit_code(status)).await;
+}
+
+fn piped_command(launch: &Launch) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(&launch.program);
+    cmd.args(&launch.args)
+        .env_clear()
+        .envs(launch.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&launch.cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(arg0) = &launch.arg0 {
+        cmd.arg0(arg0);
+    }
+    if let Some((uid, gid)) = launch.switch {
+        cmd.uid(uid).gid(gid);
+    }
+    cmd
 }
 
 /// Runs a process on a fresh PTY: `shell`, and `exec` after a `pty-req`.
@@ -472,6 +477,25 @@ mod tests {
             assert!(!env_acceptable(name, "x"), "{name} should be refused");
         }
         assert!(!env_acceptable("LANG", &"x".repeat(ENV_VALUE_MAX + 1)));
+    }
+
+    #[tokio::test]
+    async fn a_root_node_starts_another_accounts_processes_with_its_ids() {
+        if !nix::unistd::Uid::effective().is_root() {
+            return; // only root can switch; a non-root node never needs to
+        }
+        let other = Account {
+            name: "nobody".into(),
+            uid: 65534,
+            gid: 65534,
+            home: PathBuf::from("/"),
+            shell: PathBuf::from("/bin/sh"),
+        };
+        let args = vec![OsString::from("-c"), OsString::from("id -u; id -g; id -G; echo $HOME")];
+        let launch = Launch::new(&other, other.shell.clone(), None, args, &BTreeMap::new(), &None);
+        let out = piped_command(&launch).output().await.unwrap();
+        // No supplementary groups survive from root: `id -G` lists the primary group only.
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "65534\n65534\n65534\n/\n");
     }
 
     #[test]

@@ -145,3 +145,25 @@ async fn stock_scp_copies_both_ways_over_sftp_and_the_classic_protocol() {
     }
     node.stop().await;
 }
+
+#[tokio::test]
+async fn stock_ssh_gets_a_terminal_when_it_asks_for_one() {
+    let cluster = Cluster::new(23);
+    let node = cluster.start_node(default_policy()).await;
+    let me = login();
+    let files = client_files(&cluster, &me);
+    let mut args = vec!["-tt".to_string()];
+    args.extend(ssh_args(&node, &files, &me, "tty; echo \"TERM=$TERM\""));
+    let out = tokio::process::Command::new("ssh")
+        .args(&args)
+        .env("TERM", "vt100")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("/dev/pts/"), "{out:?}");
+    assert!(text.contains("TERM=vt100"), "{out:?}");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    node.stop().await;
+}

@@ -185,3 +185,27 @@ async fn sftp_uploads_downloads_and_copies_between_nodes() {
     node_a.stop().await;
     node_b.stop().await;
 }
+
+/// A root node runs another account's commands as that account. `nobody` has no usable
+/// shell, so its shell's refusal proves the command ran under the account's own settings.
+#[tokio::test]
+async fn a_root_node_runs_another_accounts_commands_as_that_account() {
+    if hwa_node::accounts::current().unwrap().uid != 0 {
+        eprintln!("not running as root: a node then serves only its own account");
+        return;
+    }
+    let nobody = hwa_node::accounts::lookup("nobody").expect("the `nobody` account");
+    let cluster = Cluster::new(5);
+    let node = cluster.start_node(default_policy()).await;
+    let conn = cluster.connect(&node, "nobody", &cluster.identity("nobody")).await.unwrap();
+    let out = conn.exec("id -u").await.unwrap();
+    let shell = nobody.shell.to_string_lossy().into_owned();
+    if shell.ends_with("nologin") || shell.ends_with("false") {
+        // nologin(8) explains itself and fails; root's `id -u` would have printed 0.
+        assert_eq!(out.status, ExitStatus::Code(1), "{out:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("not available"), "{out:?}");
+    } else {
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), nobody.uid.to_string());
+    }
+    node.stop().await;
+}

@@ -241,3 +241,69 @@ fn verify_host_certificate(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use ssh_key::certificate::Builder;
+    use ssh_key::private::Ed25519Keypair;
+
+    use super::*;
+
+    const NOW: u64 = 1_767_225_600;
+
+    fn key(seed: u8) -> PrivateKey {
+        PrivateKey::from(Ed25519Keypair::from_seed(&[seed; 32]))
+    }
+
+    fn host_cert(ca: &PrivateKey, host: &PrivateKey, name: &str, kind: CertType) -> Certificate {
+        let public = host.public_key().key_data().clone();
+        let mut b = Builder::new([1u8; 16], public, NOW - 10, NOW + 10).unwrap();
+        b.cert_type(kind).unwrap();
+        b.valid_principal(name).unwrap();
+        b.sign(ca).unwrap()
+    }
+
+    fn ca_trust(ca: &PrivateKey, name: &str) -> HostTrust {
+        HostTrust::CertificateAuthority { ca: ca.public_key().clone(), host_name: name.into() }
+    }
+
+    fn presented(cert: Certificate) -> PublicKeyOrCertificate {
+        PublicKeyOrCertificate::Certificate(cert)
+    }
+
+    #[test]
+    fn a_host_certificate_from_the_ca_for_the_expected_name_is_trusted() {
+        let (ca, host) = (key(1), key(2));
+        let cert = host_cert(&ca, &host, "web-1", CertType::Host);
+        assert_eq!(verify_host(&ca_trust(&ca, "web-1"), &presented(cert), NOW), Ok(()));
+    }
+
+    #[test]
+    fn host_certificates_with_any_flaw_are_refused() {
+        let (ca, host) = (key(1), key(2));
+        let trust = ca_trust(&ca, "web-1");
+        let other_ca = host_cert(&key(3), &host, "web-1", CertType::Host);
+        let other_name = host_cert(&ca, &host, "db-1", CertType::Host);
+        let user_type = host_cert(&ca, &host, "web-1", CertType::User);
+        for cert in [other_ca, other_name, user_type] {
+            assert!(verify_host(&trust, &presented(cert), NOW).is_err());
+        }
+        let good = host_cert(&ca, &host, "web-1", CertType::Host);
+        assert!(verify_host(&trust, &presented(good.clone()), NOW + 10).is_err());
+        assert!(verify_host(&trust, &presented(good), NOW - 11).is_err());
+    }
+
+    #[test]
+    fn a_bare_key_is_trusted_only_when_pinned() {
+        let host = key(2);
+        let bare =
+            PublicKeyOrCertificate::PublicKey { key: host.public_key().clone(), hash_alg: None };
+        assert!(verify_host(&ca_trust(&key(1), "web-1"), &bare, NOW).is_err());
+        assert_eq!(
+            verify_host(&HostTrust::PinnedKey(host.public_key().clone()), &bare, NOW),
+            Ok(())
+        );
+        let wrong_pin = HostTrust::PinnedKey(key(4).public_key().clone());
+        assert!(verify_host(&wrong_pin, &bare, NOW).is_err());
+    }
+}
