@@ -164,6 +164,9 @@ impl RelyingParty {
     }
 
     /// Verifies a `RegistrationResponseJSON` against the state `start_registration` made.
+    ///
+    /// The caller must still refuse a credential ID that is already registered (to anyone):
+    /// WebAuthn L3, section 7.1, step 26.
     pub fn finish_registration(
         &self,
         state: &CeremonyState,
@@ -286,7 +289,8 @@ impl RelyingParty {
             return Err(WebauthnError::UserHandle);
         }
         let assertion = client_data::response_object(response)?;
-        if assertion.get("userHandle").is_some_and(|h| !h.is_null())
+        // Absent, null and "" all mean "no user handle" (non-discoverable credentials).
+        if assertion.get("userHandle").is_some_and(|h| !h.is_null() && h != "")
             && client_data::b64_field(assertion, "userHandle")? != user.handle
         {
             return Err(WebauthnError::UserHandle);
@@ -294,7 +298,12 @@ impl RelyingParty {
         let data = client_data::parse(response)?;
         client_data::check(&data, TYPE_GET, &state.challenge, &self.origins)?;
         let flags = authenticator_flags(assertion)?;
-        let bytes = serde_json::to_vec(response)
+        let mut normalized = response.clone();
+        if normalized["response"]["userHandle"] == "" {
+            // webauthn_rp wants an absent handle as null, not as an empty string.
+            normalized["response"]["userHandle"] = Value::Null;
+        }
+        let bytes = serde_json::to_vec(&normalized)
             .map_err(|e| WebauthnError::Malformed(format!("response: {e}")))?;
         macro_rules! go {
             ($($n:literal)*) => {

@@ -254,6 +254,17 @@ async fn another_users_handle_in_the_response_is_refused() {
 }
 
 #[tokio::test]
+async fn a_response_without_a_user_handle_is_accepted() {
+    let mut f = Fixture::new().await;
+    for absent in [Value::Null, Value::String(String::new())] {
+        let (mut response, state) = f.assertion().await;
+        response["response"]["userHandle"] = absent;
+        let verified = f.finish(&state, &response).unwrap();
+        f.credentials = vec![verified.updated];
+    }
+}
+
+#[tokio::test]
 async fn client_data_that_is_not_utf8_json_is_refused() {
     let mut f = Fixture::new().await;
     let (mut response, state) = f.assertion().await;
