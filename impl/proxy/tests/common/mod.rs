@@ -43,8 +43,17 @@ pub async fn fixture() -> Fixture {
 
 /// A fixture whose state the test builds (for a custom rate limiter).
 pub async fn fixture_with(make: impl FnOnce(AuthService, WebSettings) -> AppState) -> Fixture {
-    let clock: SharedClock = SimClock::shared(SIM_EPOCH);
     let entropy = SeededEntropy::shared(7);
+    let auth = auth_service(entropy.clone()).await;
+    let admin_token = auth.rotate_admin_token().await.expect("admin token");
+    let web = WebSettings { cluster_name: "test".into(), tls: false };
+    let app = router(make(auth.clone(), web));
+    Fixture { app, auth, entropy, admin_token }
+}
+
+/// The auth service of the tests: in-memory store, simulated clock, cheap password hashing.
+pub async fn auth_service(entropy: SharedEntropy) -> AuthService {
+    let clock: SharedClock = SimClock::shared(SIM_EPOCH);
     let store = MemoryStore::new(clock.clone());
     let config = AuthConfig {
         cluster_name: "test".into(),
@@ -54,12 +63,9 @@ pub async fn fixture_with(make: impl FnOnce(AuthService, WebSettings) -> AppStat
         url_scheme: "http".into(),
         password_hashing: PasswordHashing::Fast,
     };
-    let seams = Seams { store, clock, entropy: entropy.clone() };
+    let seams = Seams { store, clock, entropy };
     let (auth, _) = AuthService::open(config, seams).await.expect("auth service opens");
-    let admin_token = auth.rotate_admin_token().await.expect("admin token");
-    let web = WebSettings { cluster_name: "test".into(), tls: false };
-    let app = router(make(auth.clone(), web));
-    Fixture { app, auth, entropy, admin_token }
+    auth
 }
 
 /// A request from [`CLIENT`].
