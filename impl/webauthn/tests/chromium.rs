@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use hwa_core::UnixMillis;
 use hwa_core::entropy::SeededEntropy;
+use hwa_virtual_authenticator::{SoftAuthenticator, WebauthnClient};
 use hwa_webauthn::{RelyingParty, RpConfig, WebauthnUser};
 use serde_json::{Value, json};
 
@@ -223,6 +224,8 @@ fn chromium_registers_and_asserts_against_the_relying_party() {
     );
     let created: Value = serde_json::from_str(&created).unwrap();
     let mut credential = rp.finish_registration(&state, &created, NOW).unwrap();
+    let ours = software_client_answers(&rp, &origin);
+    assert_same_fields(&created, &ours.0);
 
     let mut last_count = 0;
     for _ in 0..2 {
@@ -238,6 +241,7 @@ fn chromium_registers_and_asserts_against_the_relying_party() {
             ),
         );
         let asserted: Value = serde_json::from_str(&asserted).unwrap();
+        assert_same_fields(&asserted, &ours.1);
         let verified = rp
             .finish_assertion(&state, &asserted, &user, std::slice::from_ref(&credential), NOW)
             .unwrap();
@@ -247,4 +251,38 @@ fn chromium_registers_and_asserts_against_the_relying_party() {
         credential = verified.updated;
     }
     drop(page);
+}
+
+/// What `hwa-virtual-authenticator` answers for a registration and an assertion.
+fn software_client_answers(rp: &RelyingParty, origin: &str) -> (Value, Value) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    runtime.block_on(async {
+        let user =
+            WebauthnUser { handle: vec![6; 32], name: "bob".into(), display_name: "Bob".into() };
+        let entropy = SeededEntropy::new(78);
+        let authenticator = SoftAuthenticator::in_memory(Arc::new(SeededEntropy::new(79)));
+        let mut client = WebauthnClient::new(authenticator);
+        let (options, state) = rp.start_registration(&user, &[], &entropy, NOW).unwrap();
+        let created = client.register(&options, origin).await.unwrap();
+        let credential = rp.finish_registration(&state, &created, NOW).unwrap();
+        let (options, _) = rp.start_assertion(&user, &[credential], &entropy, NOW).unwrap();
+        let asserted = client.authenticate(&options, origin).await.unwrap();
+        (created, asserted)
+    })
+}
+
+/// The software client answers with the fields Chromium's `toJSON()` gives, at both levels.
+fn assert_same_fields(chromium: &Value, ours: &Value) {
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(chromium), keys(ours));
+    let mut inner_chromium = keys(&chromium["response"]);
+    let mut inner_ours = keys(&ours["response"]);
+    // Only a discoverable credential returns its user handle; ours always are.
+    inner_chromium.retain(|k| k != "userHandle");
+    inner_ours.retain(|k| k != "userHandle");
+    assert_eq!(inner_chromium, inner_ours);
 }
