@@ -160,6 +160,38 @@ pub(crate) mod tests_support {
         }
     }
 
+    /// A terminal that keeps what is written to standard error, for assertions.
+    #[derive(Debug, Default, Clone)]
+    pub(crate) struct Captured(pub(crate) Arc<std::sync::Mutex<String>>);
+
+    impl Captured {
+        pub(crate) fn text(&self) -> String {
+            self.0.lock().map(|t| t.clone()).unwrap_or_default()
+        }
+    }
+
+    #[async_trait]
+    impl Terminal for Captured {
+        async fn out(&mut self, _text: &str) -> io::Result<()> {
+            Ok(())
+        }
+
+        async fn err(&mut self, text: &str) -> io::Result<()> {
+            if let Ok(mut t) = self.0.lock() {
+                t.push_str(text);
+            }
+            Ok(())
+        }
+
+        async fn read_line(&mut self) -> io::Result<Option<String>> {
+            Ok(None)
+        }
+
+        async fn read_secret(&mut self, _prompt: &str) -> io::Result<Zeroizing<String>> {
+            Ok(Zeroizing::new(String::new()))
+        }
+    }
+
     pub(crate) fn test_env() -> ClientEnv {
         ClientEnv {
             net: TokioNetwork::shared(),

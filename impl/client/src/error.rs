@@ -45,7 +45,7 @@ pub enum ClientError {
     Denied,
     #[error(
         "not logged in to {proxy}; run `hwa login --proxy={proxy} --user=<user> \
-         --authenticator-file=<key.json>` first"
+         --authenticator-file=<key.json>` first (ls, ssh and scp also work with --headless)"
     )]
     NotLoggedIn { proxy: String },
     #[error("memory locking failed: {0}")]

@@ -213,7 +213,12 @@ async fn say(env: &mut ClientEnv, line: &str) -> Result<(), ClientError> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use hwa_core::memlock::{SimLockBehaviour, SimLocker};
+
     use super::*;
+    use crate::env::tests_support::{Captured, test_env};
 
     #[test]
     fn instructions_name_the_url_the_command_and_the_match_code() {
@@ -221,6 +226,40 @@ mod tests {
         let id = RequestId::derive(b"fake-ssh-public-key");
         let lines = instructions(&proxy, "alice", &id, "fake-ssh-public-key").join("\n");
         insta::assert_snapshot!(lines);
+    }
+
+    fn params(mlock: MlockMode) -> HeadlessParams {
+        // Port 9 on loopback is closed: a login that gets as far as dialing fails to connect.
+        HeadlessParams {
+            proxy: ProxyUrl::parse("http://127.0.0.1:9").unwrap(),
+            trust: Trust::System,
+            user: "alice".into(),
+            mlock,
+            scope: RequestScope::default(),
+        }
+    }
+
+    fn env_with(behaviour: SimLockBehaviour) -> (ClientEnv, Captured) {
+        let mut env = test_env();
+        let captured = Captured::default();
+        env.term = Box::new(captured.clone());
+        env.locker = Arc::new(SimLocker(behaviour));
+        (env, captured)
+    }
+
+    #[tokio::test]
+    async fn strict_locking_fails_before_any_key_or_request_exists() {
+        let (mut env, _) = env_with(SimLockBehaviour::PermissionDenied);
+        let err = headless_login(&mut env, &params(MlockMode::Strict)).await.unwrap_err();
+        assert!(matches!(err, ClientError::Mlock(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn best_effort_warns_about_a_finite_limit_and_goes_on_to_the_proxy() {
+        let (mut env, captured) = env_with(SimLockBehaviour::FiniteLimit { bytes: 65536 });
+        let err = headless_login(&mut env, &params(MlockMode::BestEffort)).await.unwrap_err();
+        assert!(matches!(err, ClientError::Connect { .. }), "{err:?}");
+        assert!(captured.text().contains("only the key buffers are locked"), "{}", captured.text());
     }
 
     #[test]

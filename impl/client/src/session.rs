@@ -3,6 +3,11 @@
 //!
 //! The browser origin the authenticator reports is the proxy's origin, as if the user had
 //! signed in on the proxy's web page.
+//!
+//! # Limitations
+//! The password is zeroed in the request structure once sent, but the serialized JSON body
+//! and hyper's buffers are ordinary memory; a complete client would serialize into a
+//! zeroizing buffer that it owns until the write completes.
 
 use std::path::PathBuf;
 
@@ -11,7 +16,7 @@ use hwa_core::api::{
     InviteView, LoginBeginRequest, LoginFinishRequest, MfaChallengeResponse, RegisterBeginRequest,
     RegisterBeginResponse, RegisterFinishRequest, SessionResponse,
 };
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::env::ClientEnv;
 use crate::error::ClientError;
@@ -45,10 +50,10 @@ pub async fn login(env: &mut ClientEnv, params: &LoginParams) -> Result<Profile,
     let password = password(env, &format!("Password for {}: ", params.user), false).await?;
     let mut device = open_device(env, &params.authenticator_file)?;
     let client = HttpClient::new(env.net.clone(), params.proxy.clone(), &params.trust)?;
-    let begin = LoginBeginRequest { user: params.user.clone(), password: password.to_string() };
+    let mut begin = LoginBeginRequest { user: params.user.clone(), password: password.to_string() };
     let challenge: MfaChallengeResponse =
         client.json(&Call::new(Method::POST, "/webapi/mfa/login/begin").json(&begin)?).await?;
-    drop(begin);
+    begin.password.zeroize();
     env.say("touch your authenticator to log in").await.map_err(stderr_failed)?;
     let assertion = device
         .authenticate(&challenge.webauthn_challenge, &params.proxy.origin())
@@ -69,11 +74,11 @@ pub async fn signup(env: &mut ClientEnv, params: &SignupParams) -> Result<Profil
     env.say(&format!("signing up as user {}", invite.user)).await.map_err(stderr_failed)?;
     let password = password(env, &format!("New password for {}: ", invite.user), true).await?;
     let mut device = open_device(env, &params.authenticator_file)?;
-    let begin = RegisterBeginRequest { password: password.to_string() };
+    let mut begin = RegisterBeginRequest { password: password.to_string() };
     let path = format!("/webapi/invites/{token}/register/begin");
     let creation: RegisterBeginResponse =
         client.json(&Call::new(Method::POST, path).json(&begin)?).await?;
-    drop(begin);
+    begin.password.zeroize();
     env.say("touch your authenticator to register it").await.map_err(stderr_failed)?;
     let credential = device
         .register(&creation.webauthn_creation, &proxy.origin())
