@@ -70,3 +70,27 @@ fn serde_json_line(event: &AuditEvent) -> String {
     // only hide the event's details, not the fact that it was logged.
     serde_json::to_string(event).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_serialise_flat_with_an_event_tag() {
+        let event = AuditEvent {
+            time: UnixMillis(1_000),
+            node: "web-1".into(),
+            peer: "127.0.0.1:5000".parse().unwrap(),
+            kind: AuditKind::Rejected {
+                login: "alice".into(),
+                key_id: None,
+                reason: "expired".into(),
+            },
+        };
+        let json: serde_json::Value = serde_json::from_str(&serde_json_line(&event)).unwrap();
+        assert_eq!(json["event"], "rejected");
+        assert_eq!(json["reason"], "expired");
+        assert_eq!(json["node"], "web-1");
+        assert_eq!(json["time"], 1_000);
+    }
+}

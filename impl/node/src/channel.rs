@@ -406,6 +406,13 @@ fn start_on_pty(
     }
     if let Some((uid, gid)) = launch.switch {
         cmd = cmd.uid(uid).gid(gid);
+        // The terminal belongs to the person using it, as sshd arranges: programs that
+        // reopen or re-mode their terminal (`mesg`, `script`, `gpg`) need to own it.
+        // devpts already gives it the `tty` group, which is left as it is.
+        let owner = Some(nix::unistd::Uid::from_raw(uid));
+        if let Err(e) = nix::unistd::fchown(&pts, owner, None) {
+            warn!(target: "hwa_node", error = %e, "cannot give the terminal to the login");
+        }
     }
     let child = cmd.spawn(pts)?;
     Ok((child, pty))
@@ -496,6 +503,30 @@ mod tests {
         let out = piped_command(&launch).output().await.unwrap();
         // No supplementary groups survive from root: `id -G` lists the primary group only.
         assert_eq!(String::from_utf8_lossy(&out.stdout), "65534\n65534\n65534\n/\n");
+    }
+
+    #[tokio::test]
+    async fn a_root_node_gives_the_terminal_to_the_login() {
+        if !nix::unistd::Uid::effective().is_root() {
+            return;
+        }
+        let other = Account {
+            name: "nobody".into(),
+            uid: 65534,
+            gid: 65534,
+            home: PathBuf::from("/"),
+            shell: PathBuf::from("/bin/sh"),
+        };
+        let args = vec![OsString::from("-c"), OsString::from("stat -c OWNER=%u $(tty)")];
+        let spec = PtySpec { term: "dumb".into(), size: term_size(80, 24) };
+        let pty = Some(spec.clone());
+        let launch = Launch::new(&other, other.shell.clone(), None, args, &BTreeMap::new(), &pty);
+        let (mut child, pty) = start_on_pty(&launch, &spec).unwrap();
+        let (mut out, _input) = pty.into_split();
+        let mut screen = Vec::new();
+        copy_out(&mut out, &mut screen).await;
+        child.wait().await.unwrap();
+        assert!(String::from_utf8_lossy(&screen).contains("OWNER=65534"), "{screen:?}");
     }
 
     #[test]
