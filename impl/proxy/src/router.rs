@@ -67,13 +67,16 @@ async fn request_span(request: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let peer = request.extensions().get::<PeerAddr>().map(|peer| peer.0);
+    let peer = request
+        .extensions()
+        .get::<PeerAddr>()
+        .map_or_else(|| "unknown".to_owned(), |peer| peer.0.to_string());
     let span = tracing::info_span!(
         target: "http",
         "request",
         method = %request.method(),
         route = %route,
-        peer = ?peer,
+        peer = %peer,
     );
     async move {
         let response = next.run(request).await;

@@ -231,3 +231,23 @@ async fn error_bodies_read_well() {
     assert_error(&answer, StatusCode::METHOD_NOT_ALLOWED, "bad_request", "wrong method");
     insta::assert_json_snapshot!("wrong_method", answer.json());
 }
+
+#[tokio::test]
+async fn an_internal_fault_answers_a_generic_message_without_its_cause() {
+    // A request that reached the router without the peer address the server inserts is a
+    // bug of the server, not of the client.
+    let fx = generous().await;
+    let answer = send(
+        &fx.app,
+        axum::http::Request::builder()
+            .method(Method::POST)
+            .uri("/webapi/mfa/login/begin")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from("{}"))
+            .expect("request"),
+    )
+    .await;
+    assert_error(&answer, StatusCode::INTERNAL_SERVER_ERROR, "internal", "no peer");
+    assert_eq!(answer.json()["error"]["message"], hwa_proxy::error::INTERNAL_MESSAGE);
+    assert!(!answer.text().contains("PeerAddr"));
+}
