@@ -157,7 +157,14 @@ impl SoftStore {
         out.set_permissions(fs::Permissions::from_mode(FILE_MODE)).map_err(io)?;
         out.write_all(text.as_bytes()).map_err(io)?;
         out.sync_all().map_err(io)?;
-        fs::rename(&tmp, path).map_err(io)
+        fs::rename(&tmp, path).map_err(io)?;
+        // Make the rename itself durable; a directory that cannot be opened (unusual
+        // permissions) only loses that guarantee, not the write.
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        if let Some(Ok(handle)) = dir.map(fs::File::open) {
+            handle.sync_all().map_err(io)?;
+        }
+        Ok(())
     }
 
     fn save(&mut self, passkey: Passkey) -> Result<(), StatusCode> {
