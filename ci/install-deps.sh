@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine: a browser for the approval page tests,
-# etcd for the shared-store tests, OpenSSH for interoperability tests, and protoc for the etcd
-# client. Safe to run again: it installs only what is missing.
+# etcd for the shared-store tests, OpenSSH for interoperability tests, and protoc with the
+# well-known protos for the etcd client. Safe to run again: it installs only what is missing.
 set -euo pipefail
 
 need=()
@@ -10,6 +10,8 @@ command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
+# etcd-client's protos import google/protobuf/*.proto, which protoc finds in libprotobuf-dev.
+[ -f /usr/include/google/protobuf/descriptor.proto ] || need+=(libprotobuf-dev)
 
 if [ "${#need[@]}" -gt 0 ]; then
     echo "installing: ${need[*]}"

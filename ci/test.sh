@@ -6,5 +6,8 @@ cd "$(dirname "$0")/.."
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The etcd backend is behind a feature so that a plain build needs no protoc; check it too.
+cargo clippy -p hwa-store --all-targets --features etcd --locked -- -D warnings
 bash ci/check-unsafe.sh
 cargo test --workspace --locked
+cargo test -p hwa-store --features etcd --locked

@@ -79,6 +79,23 @@ impl fmt::Display for Fault {
     }
 }
 
+impl Fault {
+    /// The hosts the fault names.
+    pub fn hosts(&self) -> Vec<&str> {
+        match self {
+            Fault::Partition { a, b }
+            | Fault::Repair { a, b }
+            | Fault::Hold { a, b }
+            | Fault::Release { a, b }
+            | Fault::Latency { a, b, .. } => vec![a, b],
+            Fault::PartitionOneWay { from, to } => vec![from, to],
+            Fault::Crash { host } | Fault::Restart { host } | Fault::Skew { host, .. } => {
+                vec![host]
+            }
+        }
+    }
+}
+
 /// A fault at a simulated time, in milliseconds since the run began.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scheduled {
