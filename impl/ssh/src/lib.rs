@@ -8,7 +8,7 @@
 //!
 //! | module | what it owns |
 //! |---|---|
-//! | [`connect`] | dialling, host verification ([`HostTrust`]), certificate authentication |
+//! | [`mod@connect`] | dialling, host verification ([`HostTrust`]), certificate authentication |
 //! | [`exec`] | running one command, with its output collected or streamed |
 //! | [`shell`] | an interactive shell on a pseudo-terminal |
 //! | [`transfer`] | SFTP uploads, downloads and node-to-node copies |
