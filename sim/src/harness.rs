@@ -108,7 +108,8 @@ impl std::fmt::Debug for Setup {
 }
 
 impl Setup {
-    fn new(seed: u64) -> Setup {
+    /// An empty cluster of one auth server, for a scenario to describe.
+    pub fn new(seed: u64) -> Setup {
         Setup {
             seed,
             board: Board::default(),
@@ -364,16 +365,21 @@ fn prepare_cluster(setup: &Setup, store: &SharedStore) -> Result<(), String> {
 
 /// Runs `scenario` once.
 pub fn run(scenario: &Scenario, config: &RunConfig) -> RunResult {
+    let mut setup = Setup::new(config.seed);
+    (scenario.build)(&mut setup);
+    run_setup(scenario.name, setup, config)
+}
+
+/// Runs a cluster described by `setup` once; `name` labels the trace. This is how the
+/// conformance suite runs its own cases, written once for every target, on the simulator.
+pub fn run_setup(name: &str, setup: Setup, config: &RunConfig) -> RunResult {
     let trace = Trace::new(config.echo_trace);
     let subscriber = {
         use tracing_subscriber::layer::SubscriberExt;
         tracing_subscriber::registry().with(trace.layer())
     };
     let _guard = tracing::subscriber::set_default(subscriber);
-    trace.note(
-        0,
-        format!("scenario {} seed {} faults: {}", scenario.name, config.seed, config.schedule),
-    );
+    trace.note(0, format!("scenario {name} seed {} faults: {}", config.seed, config.schedule));
     let mut result = RunResult {
         outcome: Outcome::Pass,
         trace: trace.clone(),
@@ -381,7 +387,7 @@ pub fn run(scenario: &Scenario, config: &RunConfig) -> RunResult {
         steps: 0,
         decisions: BTreeMap::new(),
     };
-    result.outcome = match run_inner(scenario, config, &trace, &mut result) {
+    result.outcome = match run_inner(name, setup, config, &trace, &mut result) {
         Ok(outcome) => outcome,
         Err(crash) => Outcome::Crash(crash),
     };
@@ -390,14 +396,12 @@ pub fn run(scenario: &Scenario, config: &RunConfig) -> RunResult {
 }
 
 fn run_inner(
-    scenario: &Scenario,
+    name: &str,
+    mut setup: Setup,
     config: &RunConfig,
     trace: &Trace,
     result: &mut RunResult,
 ) -> Result<Outcome, String> {
-    let mut setup = Setup::new(config.seed);
-    (scenario.build)(&mut setup);
-
     let store_clock: SharedClock = SimClock::shared(SIM_EPOCH);
     let sweeper = MemoryStore::new(store_clock);
     let store: SharedStore = sweeper.clone();
@@ -454,9 +458,8 @@ fn run_inner(
         for host in scheduled.fault.hosts() {
             if !known.contains(host) {
                 return Err(format!(
-                    "the fault schedule names host `{host}`, which scenario {} does not have; its \
-                     hosts are {}",
-                    scenario.name,
+                    "the fault schedule names host `{host}`, which scenario {name} does not have; \
+                     its hosts are {}",
                     known.iter().copied().collect::<Vec<_>>().join(", ")
                 ));
             }
