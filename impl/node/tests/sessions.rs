@@ -209,3 +209,41 @@ async fn a_root_node_runs_another_accounts_commands_as_that_account() {
     }
     node.stop().await;
 }
+
+/// A root node serves another account's SFTP through the system's `sftp-server` running as
+/// that account, so files it writes belong to the account and its permissions apply.
+#[tokio::test]
+async fn a_root_node_serves_another_accounts_sftp_with_that_accounts_rights() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    if hwa_node::accounts::current().unwrap().uid != 0 {
+        eprintln!("not running as root: a node then serves only its own account");
+        return;
+    }
+    let nobody = hwa_node::accounts::lookup("nobody").expect("the `nobody` account");
+    if !hwa_node::channel::sftp_available(&nobody) {
+        eprintln!("no system sftp-server; apt-get install openssh-sftp-server");
+        return;
+    }
+    let cluster = Cluster::new(6);
+    let node = cluster.start_node(default_policy()).await;
+    let conn = cluster.connect(&node, "nobody", &cluster.identity("nobody")).await.unwrap();
+    let sftp = conn.sftp().await.unwrap();
+
+    let shared = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let source = local.path().join("note.txt");
+    std::fs::write(&source, b"from nobody").unwrap();
+    let target = shared.path().join("note.txt");
+    sftp.upload(&source, target.to_str().unwrap(), false).await.unwrap();
+    assert_eq!(std::fs::metadata(&target).unwrap().uid(), nobody.uid);
+
+    // A root-only file stays out of reach.
+    let secret = shared.path().join("secret");
+    std::fs::write(&secret, b"root only").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let denied = sftp.download(secret.to_str().unwrap(), &local.path().join("stolen"), false).await;
+    assert!(denied.is_err(), "{denied:?}");
+    node.stop().await;
+}
