@@ -84,7 +84,8 @@ pub async fn approve(env: &mut ClientEnv, params: &ApproveParams) -> Result<Outc
         client.json(&call).await.map_err(|e| explain(e, &params.id, &profile))?;
     let mut device = open_device(env, &params.authenticator_file)?;
     let mut approver = Approver { client: &client, profile: &profile, device: device.as_mut() };
-    approver.decide(env, &view, params.skip_confirm).await
+    let confirm = if params.skip_confirm { Confirm::Skip } else { Confirm::AskNoOnEnd };
+    approver.decide(env, &view, confirm).await
 }
 
 /// Watches for new requests of the logged-in user and offers to approve or reject each.
@@ -95,12 +96,7 @@ pub async fn watch(env: &mut ClientEnv, params: &WatchParams) -> Result<usize, C
     let mut handled: VecDeque<(RequestId, bool)> = VecDeque::new();
     let mut decisions = 0usize;
     let mut failures = 0u32;
-    env.say(&format!(
-        "watching for headless requests of {} at {}; press Ctrl-C to stop",
-        profile.user, params.proxy
-    ))
-    .await
-    .map_err(stderr_failed)?;
+    let mut announced = false;
     loop {
         let mut call = Call::new(Method::GET, "/webapi/headless/events").bearer(&profile.token);
         call.accept = "text/event-stream";
@@ -124,6 +120,15 @@ pub async fn watch(env: &mut ClientEnv, params: &WatchParams) -> Result<usize, C
             }
         };
         failures = 0;
+        if !announced {
+            // Said once the stream is open, so a request started after it is surely seen.
+            let line = format!(
+                "watching for headless requests of {} at {}; press Ctrl-C to stop",
+                profile.user, params.proxy
+            );
+            env.say(&line).await.map_err(stderr_failed)?;
+            announced = true;
+        }
         let mut parser = SseParser::new();
         let mut body = answer.into_body();
         while let Some(frame) = body.frame().await {
@@ -153,7 +158,7 @@ pub async fn watch(env: &mut ClientEnv, params: &WatchParams) -> Result<usize, C
                             profile: &profile,
                             device: device.as_mut(),
                         };
-                        match approver.decide(env, &request, false).await {
+                        match approver.decide(env, &request, Confirm::AskStopOnEnd).await {
                             Ok(_) => {
                                 decisions += 1;
                                 if let Some(entry) = handled.back_mut() {
@@ -163,6 +168,7 @@ pub async fn watch(env: &mut ClientEnv, params: &WatchParams) -> Result<usize, C
                             Err(e) if e.api_code() == Some(ErrorCode::Unauthenticated) => {
                                 return Err(explain(e, &request.id, &profile));
                             }
+                            Err(e @ ClientError::Config(_)) => return Err(e),
                             Err(e) => {
                                 env.say(&format!("error: {e}")).await.map_err(stderr_failed)?
                             }
@@ -210,6 +216,18 @@ pub fn details(view: &HeadlessRequestView) -> Vec<String> {
     ]
 }
 
+/// Whether and how to ask before deciding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Confirm {
+    /// `--skip-confirm`: approve without asking.
+    Skip,
+    /// Ask; an ended input counts as No, which denies (`headless approve`).
+    AskNoOnEnd,
+    /// Ask; an ended input stops the watcher without deciding, so a watcher started without a
+    /// terminal never denies every request it sees.
+    AskStopOnEnd,
+}
+
 struct Approver<'a> {
     client: &'a HttpClient,
     profile: &'a Profile,
@@ -221,7 +239,7 @@ impl Approver<'_> {
         &mut self,
         env: &mut ClientEnv,
         view: &HeadlessRequestView,
-        skip_confirm: bool,
+        confirm: Confirm,
     ) -> Result<Outcome, ClientError> {
         for line in details(view) {
             env.say(&line).await.map_err(stderr_failed)?;
@@ -237,7 +255,17 @@ impl Approver<'_> {
                 ),
             });
         }
-        let yes = skip_confirm || self.confirm(env).await?;
+        let yes = match confirm {
+            Confirm::Skip => true,
+            Confirm::AskNoOnEnd => self.confirm(env).await?.unwrap_or(false),
+            Confirm::AskStopOnEnd => self.confirm(env).await?.ok_or_else(|| {
+                ClientError::Config(
+                    "standard input closed, so no one can answer; run `hwa headless watch` in \
+                     a terminal"
+                        .into(),
+                )
+            })?,
+        };
         if !yes {
             self.put(
                 &view.id,
@@ -270,11 +298,12 @@ impl Approver<'_> {
         Ok(Outcome::Approved)
     }
 
-    async fn confirm(&mut self, env: &mut ClientEnv) -> Result<bool, ClientError> {
+    /// Asks `Approve? [y/N]`; `None` when standard input has ended.
+    async fn confirm(&mut self, env: &mut ClientEnv) -> Result<Option<bool>, ClientError> {
         env.term.err("Approve? [y/N] ").await.map_err(stderr_failed)?;
         let answer =
             env.term.read_line().await.map_err(|e| ClientError::io("reading the answer", e))?;
-        Ok(matches!(answer.as_deref().map(str::trim), Some("y" | "Y" | "yes" | "Yes" | "YES")))
+        Ok(answer.map(|a| matches!(a.trim(), "y" | "Y" | "yes" | "Yes" | "YES")))
     }
 
     async fn put(

@@ -305,3 +305,47 @@ fn a_headless_default_connector_applied_with_hwactl_makes_plain_ls_headless() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.starts_with("Node"), "{stdout}");
 }
+
+#[test]
+fn the_watcher_shows_a_new_request_and_approves_it_on_yes() {
+    use std::io::Write;
+
+    let cluster = Cluster::start();
+    cluster.user_on_laptop("alice");
+    let mut watcher = cluster
+        .hwa(&cluster.laptop)
+        .args(["headless", "watch", &format!("--proxy={}", cluster.proxy), &cluster.key_file()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hwa headless watch starts");
+    let mut answers = watcher.stdin.take().expect("stdin piped");
+    let (tx, rx) = mpsc::channel();
+    let watcher_err = watcher.stderr.take().expect("stderr piped");
+    std::thread::spawn(move || {
+        for line in BufReader::new(watcher_err).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |needle: &str| loop {
+        let line = rx.recv_timeout(PROMPT_TIMEOUT).unwrap_or_else(|_| panic!("no `{needle}`"));
+        if line.contains(needle) {
+            break line;
+        }
+    };
+    wait_for("watching for headless requests of alice");
+
+    let (child, id, stderr) = cluster.headless_ls("alice");
+    wait_for(&format!("Headless login request {id}"));
+    answers.write_all(b"y\n").expect("answer written");
+    wait_for(&format!("approved request {id}"));
+
+    let (code, stdout, stderr) = finish(child, stderr);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("Node"), "{stdout}");
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+}
