@@ -16,6 +16,9 @@
 //! 8. when the `hwa-nodes@headless-webauthn` extension is present, this node is named in it
 //!    (HL-21).
 //!
+//! It also records whether the certificate carries `permit-pty`, which decides later whether
+//! a terminal may be allocated, as sshd decides it.
+//!
 //! A [`Refusal`] names the failed check for the node's log and audit trail only; the client
 //! is never told which check failed.
 
@@ -37,6 +40,10 @@ pub const EXT_MFA_VERIFIED: &str = "hwa-mfa-verified@headless-webauthn";
 /// (SPEC HL-21).
 pub const EXT_NODES: &str = "hwa-nodes@headless-webauthn";
 
+/// The standard extension without which OpenSSH's sshd refuses a terminal (PROTOCOL.certkeys);
+/// the auth service grants it on every certificate it issues.
+pub const EXT_PERMIT_PTY: &str = "permit-pty";
+
 /// The critical option restricting where a certificate may be used from (PROTOCOL.certkeys).
 pub const OPT_SOURCE_ADDRESS: &str = "source-address";
 
@@ -48,6 +55,8 @@ pub struct Admitted {
     pub serial: u64,
     /// The credential that approved it, when the certificate says MFA was verified.
     pub credential_id: Option<String>,
+    /// Whether the certificate allows a terminal (`permit-pty`), as sshd enforces it.
+    pub permit_pty: bool,
 }
 
 /// Why a certificate was refused. For the node's log and audit trail only.
@@ -176,6 +185,7 @@ pub fn admit(
         key_id: cert.key_id().to_string(),
         serial: cert.serial(),
         credential_id,
+        permit_pty: cert.extensions().contains_key(EXT_PERMIT_PTY),
     })
 }
 

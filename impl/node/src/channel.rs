@@ -1,6 +1,7 @@
 //! One SSH session channel on a node: what runs in it and how its bytes flow.
 //!
-//! A channel first collects its setup (`env`, `pty-req`, `window-change`) and then does one
+//! A channel first collects its setup (`env`, `pty-req` when the certificate has
+//! `permit-pty`, `window-change`) and then does one
 //! piece of work: `exec` runs a command through the login's shell (`shell -c command`, as
 //! OpenSSH does), `shell` starts the login shell, `subsystem sftp` starts SFTP. Classic `scp`
 //! needs nothing special: a client's `scp -t PATH` or `scp -f PATH` is an `exec` that runs the
@@ -135,7 +136,10 @@ pub async fn run(mut channel: Channel<Msg>, ctx: Arc<SessionContext>) {
                 }
             }
             Some(ChannelMsg::RequestPty { term, col_width, row_height, .. }) => {
-                pty = Some(PtySpec { term, size: term_size(col_width, row_height) });
+                // Refused (by the same rule) in the reply; the work then runs without one.
+                if ctx.admitted.permit_pty {
+                    pty = Some(PtySpec { term, size: term_size(col_width, row_height) });
+                }
             }
             Some(ChannelMsg::WindowChange { col_width, row_height, .. }) => {
                 if let Some(p) = pty.as_mut() {

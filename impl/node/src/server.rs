@@ -252,7 +252,7 @@ impl NodeHandler {
     }
 
     fn admitted(&self, ctx: SessionContext) {
-        let Admitted { login, key_id, serial, credential_id } = ctx.admitted.clone();
+        let Admitted { login, key_id, serial, credential_id, .. } = ctx.admitted.clone();
         info!(target: "hwa_node", peer = %self.peer, %login, %key_id, serial,
             "ssh session started");
         self.audit.record(AuditEvent {
@@ -345,7 +345,11 @@ impl Handler for NodeHandler {
         _modes: &[(russh::Pty, u32)],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        session.channel_success(channel)
+        if self.session().is_some_and(|ctx| ctx.admitted.permit_pty) {
+            session.channel_success(channel)
+        } else {
+            session.channel_failure(channel)
+        }
     }
 
     async fn shell_request(

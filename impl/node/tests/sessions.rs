@@ -247,3 +247,28 @@ async fn a_root_node_serves_another_accounts_sftp_with_that_accounts_rights() {
     assert!(denied.is_err(), "{denied:?}");
     node.stop().await;
 }
+
+/// Like sshd, the node allocates a terminal only for certificates carrying `permit-pty`.
+#[tokio::test]
+async fn a_certificate_without_permit_pty_gets_no_terminal() {
+    let cluster = Cluster::new(7);
+    let node = cluster.start_node(default_policy()).await;
+    let me = login();
+    let key = cluster.key();
+    let now = cluster.now_secs();
+    let public = key.public_key().key_data().clone();
+    let mut b = ssh_key::certificate::Builder::new([9u8; 16], public, now - 1, now + 60).unwrap();
+    b.cert_type(ssh_key::certificate::CertType::User).unwrap();
+    b.valid_principal(&me).unwrap();
+    b.extension("hwa-mfa-verified@headless-webauthn", "credential-1").unwrap();
+    let cert = b.sign(&cluster.user_ca).unwrap();
+    let identity = hwa_ssh::Identity { key: std::sync::Arc::new(key), cert };
+    let conn = cluster.connect(&node, &me, &identity).await.unwrap();
+    let pty = PtyRequest { term: "xterm".into(), size: TermSize { cols: 80, rows: 24 } };
+    let mut screen = Vec::new();
+    let refused = conn.shell_with_pty(&pty, tokio::io::empty(), &mut screen, None).await;
+    assert!(matches!(refused, Err(hwa_ssh::SshError::RequestRefused { .. })), "{refused:?}");
+    // Commands without a terminal still run.
+    assert_eq!(conn.exec("true").await.unwrap().status, ExitStatus::Code(0));
+    node.stop().await;
+}
