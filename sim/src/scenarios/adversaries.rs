@@ -58,6 +58,8 @@ fn home_of(ctx: &HostCtx, host: &str) -> std::path::PathBuf {
 }
 
 pub fn other_user_approves(setup: &mut Setup) {
+    // bob's look at the request waits out the interest wait (5 s); coarser steps suffice.
+    setup.tick(super::MEDIUM_TICK);
     setup.user("alice", &["alice"]);
     setup.user("bob", &["bob"]);
     setup.remote("remote", "alice", SimLockBehaviour::Succeed, |ctx| remote_ls(ctx, "alice", 0));
@@ -226,6 +228,7 @@ pub fn id_hijack(setup: &mut Setup) {
 const FLOOD_REQUESTS: u8 = 40;
 
 pub fn unauthenticated_flood(setup: &mut Setup) {
+    setup.tick(super::MEDIUM_TICK);
     setup.user("alice", &["alice"]);
     setup.attacker("mallory", |ctx| async move {
         let mut limited = 0;

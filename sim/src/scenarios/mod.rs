@@ -176,6 +176,9 @@ fn approve_approve_race(setup: &mut Setup) {
 
 /// Step length for scenarios that wait out the request lifetime: fine enough to place an
 /// approval within the last seconds, coarse enough to simulate three minutes quickly.
+/// Step length for scenarios that wait seconds rather than milliseconds.
+pub(crate) const MEDIUM_TICK: std::time::Duration = std::time::Duration::from_millis(5);
+
 pub(crate) const LONG_TICK: std::time::Duration = std::time::Duration::from_millis(20);
 
 fn decision_expiry_race(setup: &mut Setup) {
