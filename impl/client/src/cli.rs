@@ -25,6 +25,12 @@ use crate::session::{LoginParams, SignupParams};
 /// The `--auth` value that selects headless login.
 pub const HEADLESS_AUTH: &str = "headless";
 
+/// Simulator only: with this variable set to `1` in [`ClientEnv::vars`], the proxy is spoken to
+/// with [`Trust::SimulatedNetwork`] (plain HTTP over the simulator's network). The conformance
+/// suite sets it to run this command-line code inside the simulator. The `hwa` binary removes
+/// it from the process environment, so no real invocation can select plain HTTP with it.
+pub const SIMULATED_NETWORK_VAR: &str = "HWA_SIMULATED_NETWORK";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "hwa",
@@ -335,6 +341,9 @@ impl Resolver<'_> {
     }
 
     fn trust(&mut self) -> Trust {
+        if self.env.var(SIMULATED_NETWORK_VAR) == Some("1") {
+            return Trust::SimulatedNetwork;
+        }
         if self.cli.insecure {
             let note = "warning: --insecure accepts any TLS certificate from the proxy, so anyone \
                         on the network path can impersonate it; use it only with a development \

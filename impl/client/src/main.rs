@@ -35,7 +35,9 @@ fn main() -> ExitCode {
 
 fn real_env() -> ClientEnv {
     let vars: BTreeMap<String, String> =
-        std::env::vars().filter(|(k, _)| k.starts_with("HWA_")).collect();
+        std::env::vars()
+            .filter(|(k, _)| k.starts_with("HWA_") && k != hwa_client::cli::SIMULATED_NETWORK_VAR)
+            .collect();
     ClientEnv {
         net: TokioNetwork::shared(),
         clock: SystemClock::shared(),
