@@ -7,7 +7,7 @@
 //! | [`identity`] | reading `<data-dir>/admin-identity.json` and the proxy it names |
 //! | [`client`] | the typed calls of the administration API |
 //! | [`output`] | tables, times and durations as people read them |
-//! | [`run`] | command dispatch and exit codes |
+//! | [`mod@run`] | command dispatch and exit codes |
 //!
 //! HTTP, TLS (the proxy's self-signed certificate is pinned from the identity) and the error
 //! shape are shared with the `hwa` client (`hwa_client::http`). This crate decides nothing

@@ -1,4 +1,4 @@
-//! The `hwactl` binary: real sockets and stdio, then [`hwa_admin::run`].
+//! The `hwactl` binary: real sockets and stdio, then [`hwa_admin::run()`].
 
 use std::process::ExitCode;
 

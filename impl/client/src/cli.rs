@@ -38,7 +38,7 @@ pub const SIMULATED_NETWORK_VAR: &str = "HWA_SIMULATED_NETWORK";
     about = "Log in and reach nodes, also from machines without a security key"
 )]
 pub struct Cli {
-    /// The proxy, host[:port] or https://host[:port] (env HWA_PROXY).
+    /// The proxy, `host[:port]` or `https://host[:port]` (env HWA_PROXY).
     #[arg(long, global = true)]
     pub proxy: Option<String>,
     /// The user to log in as (env HWA_USER; default: the OS user).

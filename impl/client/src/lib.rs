@@ -2,12 +2,12 @@
 //! injected [`ClientEnv`] so that the simulator runs this very code as a turmoil host.
 //!
 //! `main.rs` only builds the real environment (tokio sockets, the system clock and generator,
-//! `mlockall`, real stdio) and calls [`run`]. Nothing here reads the process environment, the
+//! `mlockall`, real stdio) and calls [`run()`]. Nothing here reads the process environment, the
 //! wall clock or the operating system's randomness directly.
 //!
 //! | module | what it owns |
 //! |---|---|
-//! | [`env`] | the environment seams: network, clock, entropy, locker, terminal, authenticators |
+//! | [`mod@env`] | the environment seams: network, clock, entropy, locker, terminal, authenticators |
 //! | [`cli`] | argument parsing and the resolution of flags against environment variables |
 //! | [`device`] | WebAuthn devices from software authenticator files |
 //! | [`error`] | [`ClientError`], its exit codes and how proxy errors read |
@@ -19,10 +19,18 @@
 //! | [`certauth`] | the `HwaCert` authorization header of a headless identity |
 //! | [`profile`] | session profiles under `~/.hwa/profiles` |
 //! | [`session`] | `hwa login` and `hwa signup` |
-//! | [`approve`] | `hwa headless approve` and `hwa headless watch` |
+//! | [`mod@approve`] | `hwa headless approve` and `hwa headless watch` |
 //! | [`sse`] | a server-sent events parser for `/webapi/headless/events` |
 //! | [`nodes`] | `hwa ls` |
-//! | [`run`] | command dispatch and exit codes |
+//! | [`mod@run`] | command dispatch and exit codes |
+//!
+//! # Running under the simulator
+//! A turmoil host builds a [`ClientEnv`] from `TurmoilNetwork`, a `SimClock`, a
+//! `SeededEntropy`, a `SimLocker`, `home: None` (headless commands never need one), an
+//! [`IoTerminal`] over in-memory pipes, and an [`AuthenticatorFactory`] handing out
+//! [`device::SoftDevice`]s over in-memory software authenticators. It then calls [`run()`] with
+//! a command line, or the typed functions ([`headless_login`], [`approve()`], [`watch`],
+//! [`login`], [`signup`], [`list_nodes`]) directly. Every command future is `Send`.
 //!
 //! # Limitations
 //! `hwa ssh` and `hwa scp` parse their arguments but do not connect yet: the SSH transport

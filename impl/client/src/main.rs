@@ -1,6 +1,6 @@
 //! The `hwa` binary: builds the real environment (tokio sockets, the system clock and random
 //! generator, the operating system's memory locking, the terminal, `$HOME`, the OS user) and
-//! hands the command line to [`hwa_client::run`]. All behaviour lives in the library.
+//! hands the command line to [`hwa_client::run()`]. All behaviour lives in the library.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -34,10 +34,9 @@ fn main() -> ExitCode {
 }
 
 fn real_env() -> ClientEnv {
-    let vars: BTreeMap<String, String> =
-        std::env::vars()
-            .filter(|(k, _)| k.starts_with("HWA_") && k != hwa_client::cli::SIMULATED_NETWORK_VAR)
-            .collect();
+    let vars: BTreeMap<String, String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("HWA_") && k != hwa_client::cli::SIMULATED_NETWORK_VAR)
+        .collect();
     ClientEnv {
         net: TokioNetwork::shared(),
         clock: SystemClock::shared(),
