@@ -49,6 +49,10 @@ pub const CONNECTIONS_MAX: usize = 1024;
 /// Session channels per connection: OpenSSH's `MaxSessions` default.
 pub const CHANNELS_PER_CONNECTION_MAX: usize = 10;
 
+/// Time a connection has to log in before it is closed: OpenSSH's `LoginGraceTime` default.
+/// Without it, idle unauthenticated connections could hold every connection slot.
+pub const LOGIN_GRACE: Duration = Duration::from_secs(120);
+
 /// A connection with no traffic for this long is closed (russh's default, kept explicit).
 pub const INACTIVITY_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -155,8 +159,32 @@ async fn serve_connection(
 ) {
     let peer = handler.peer;
     let state = handler.state.clone();
-    let ended = match russh::server::run_stream(config, stream, handler).await {
-        Ok(session) => session.await,
+    let grace = tokio::time::sleep(LOGIN_GRACE);
+    tokio::pin!(grace);
+    let session = tokio::select! {
+        started = russh::server::run_stream(config, stream, handler) => started,
+        () = &mut grace => {
+            debug!(target: "hwa_node", %peer, "no ssh handshake within the login grace time");
+            return;
+        }
+    };
+    let ended = match session {
+        Ok(session) => {
+            tokio::pin!(session);
+            let mut graced = false;
+            loop {
+                tokio::select! {
+                    ended = &mut session => break ended,
+                    () = &mut grace, if !graced => {
+                        graced = true;
+                        if state.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
+                            debug!(target: "hwa_node", %peer, "login grace time over");
+                            return;
+                        }
+                    }
+                }
+            }
+        }
         Err(e) => Err(e),
     };
     if let Err(e) = ended {

@@ -197,3 +197,29 @@ impl russh::client::Handler for PinnedHost {
             if key.key_data() == self.0.key_data()))
     }
 }
+
+/// A connection that never logs in loses its slot after `LOGIN_GRACE` (120 s, virtual time
+/// here), so idle connections cannot exhaust the node's connection limit.
+#[tokio::test(start_paused = true)]
+async fn an_idle_connection_that_never_logs_in_is_closed_after_the_grace_time() {
+    use tokio::io::AsyncReadExt;
+
+    let cluster = Cluster::new(15);
+    let node = cluster.start_node(default_policy()).await;
+    let mut stream = cluster.net.dial(&node.addr).await.unwrap();
+    let started = tokio::time::Instant::now();
+    let mut buf = [0u8; 256];
+    // The server's identification line comes first; then nothing until the node hangs up.
+    let mut total = 0;
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n,
+        }
+    }
+    assert!(total > 0, "the node should have sent its identification");
+    let waited = started.elapsed();
+    assert!(waited >= hwa_node::server::LOGIN_GRACE, "{waited:?}");
+    assert!(waited < hwa_node::server::INACTIVITY_TIMEOUT, "{waited:?}");
+    node.stop().await;
+}
