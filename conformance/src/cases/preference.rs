@@ -123,10 +123,18 @@ fn preference_get_and_create(plan: &mut Plan) {
 fn lock_blocks_issuance(plan: &mut Plan) {
     plan.user("alice", &["alice"]);
     plan.machine("remote", "alice", Role::Remote, |m| async move {
-        let out = remote_ls(&*m, &["--headless", "--user=alice"], &[]).wait().await;
-        require(out.exit_code != 0 && !out.stderr.contains("certificate is valid"), "HL-18", || {
-            format!("a locked user's login got a certificate:\n{}", out.stderr)
-        })
+        // A refused approval leaves the request pending; the login waits until the approver
+        // has seen the refusal, and must not have got a certificate by then.
+        let run = remote_ls(&*m, &["--headless", "--user=alice"], &[]).wait();
+        let checked = super::wait_flag(m.board(), "lock-checked", 1);
+        futures::pin_mut!(run, checked);
+        match futures::future::select(run, checked).await {
+            futures::future::Either::Left((out, _)) => {
+                require(out.exit_code != 0 && !out.stderr.contains("certificate is valid"),
+                    "HL-18", || format!("a locked user's login got a certificate:\n{}", out.stderr))
+            }
+            futures::future::Either::Right(((), _)) => Ok(()),
+        }
     });
     signed_up_laptop(plan, "laptop", "alice", |m| async move {
         let id = read_id(m.board(), "remote", 1).await;
@@ -134,6 +142,7 @@ fn lock_blocks_issuance(plan: &mut Plan) {
             .await?
             .ok("hwactl locks add")?;
         let out = approve(&*m, "alice-key", &id, &["--skip-confirm"], &[], &[]).await;
+        m.board().bump("lock-checked");
         require(out.exit_code != 0, "HL-18", || {
             format!("a locked user's approval succeeded:\n{}", out.stderr)
         })
