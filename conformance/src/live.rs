@@ -33,8 +33,9 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// The relying party ID of a `hwad start --dev` cluster.
 pub const LIVE_RP_ID: &str = "localhost";
 
-/// The password every live user signs up with, handed to `hwa` through `HWA_PASSWORD`.
-pub const LIVE_PASSWORD: &str = "correct horse battery staple";
+/// The password every user signs up with (the simulator's), handed to `hwa` through
+/// `HWA_PASSWORD`.
+pub const LIVE_PASSWORD: &str = hwa_sim::hosts::SIM_PASSWORD;
 
 /// Where the product binaries are: `HWA_BIN_DIR`, else next to this executable (cargo puts
 /// `hwad`, `hwa` and `hwactl` in the same `target/<profile>` directory).
@@ -270,6 +271,15 @@ impl Machine for LiveMachine {
 
     async fn admin(&self, args: &[&str], stdin: Option<&str>) -> Result<CommandOutput, String> {
         hwactl(&self.bins, &self.data, args, stdin).await
+    }
+
+    fn open_authenticator(&self, key: &str) -> Result<Box<dyn hwa_client::WebauthnDevice>, String> {
+        let path = self.home.join(format!("{key}.json"));
+        let authenticator = hwa_virtual_authenticator::SoftAuthenticator::open_file(&path)
+            .map_err(|e| format!("cannot open the authenticator {}: {e}", path.display()))?;
+        Ok(Box::new(hwa_client::device::SoftDevice(hwa_virtual_authenticator::WebauthnClient::new(
+            authenticator,
+        ))))
     }
 
     async fn set_faults(&self, _key: &str, _faults: Faults) -> Result<(), String> {

@@ -10,12 +10,14 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use async_trait::async_trait;
+use hwa_client::WebauthnDevice;
 use hwa_client::http::{Call, HttpClient, Trust};
 use hwa_client::proxy_url::ProxyUrl;
 use hwa_core::memlock::SimLockBehaviour;
 use hwa_sim::board::Board;
 use hwa_sim::harness::{HostCtx, RunConfig, Setup, run_setup};
 use hwa_virtual_authenticator::Faults;
+use serde_json::Value;
 
 use crate::plan::{Case, Plan, Role};
 use crate::target::{CommandOutput, HwaRun, Machine};
@@ -105,9 +107,27 @@ impl Machine for SimMachine {
         Err("the simulated cluster has no hwactl; apply settings through the plan".into())
     }
 
+    fn open_authenticator(&self, key: &str) -> Result<Box<dyn WebauthnDevice>, String> {
+        Ok(Box::new(KeyDevice(self.ctx.keyring.key(key, self.ctx.seed ^ hwa_sim::hosts::fnv(key)))))
+    }
+
     async fn set_faults(&self, key: &str, faults: Faults) -> Result<(), String> {
         self.ctx.keyring.set_faults(key, self.ctx.seed ^ hwa_sim::hosts::fnv(key), faults).await;
         Ok(())
+    }
+}
+
+/// A keyring authenticator used directly by a case.
+struct KeyDevice(std::sync::Arc<tokio::sync::Mutex<hwa_virtual_authenticator::WebauthnClient>>);
+
+#[async_trait]
+impl WebauthnDevice for KeyDevice {
+    async fn register(&mut self, options: &Value, origin: &str) -> Result<Value, String> {
+        self.0.lock().await.register(options, origin).await.map_err(|e| e.to_string())
+    }
+
+    async fn authenticate(&mut self, options: &Value, origin: &str) -> Result<Value, String> {
+        self.0.lock().await.authenticate(options, origin).await.map_err(|e| e.to_string())
     }
 }
 

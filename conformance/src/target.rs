@@ -103,6 +103,24 @@ pub trait Machine {
         bearer: Option<&str>,
     ) -> Result<(u16, String), String>;
 
+    /// Has the authenticator `key` of this machine answer `request_options` (a
+    /// `PublicKeyCredentialRequestOptions` JSON) for the origin of proxy `i`, as a browser page
+    /// there would: for cases that hand an assertion to the wrong place on purpose.
+    async fn authenticate(
+        &self,
+        key: &str,
+        request_options: &serde_json::Value,
+        i: usize,
+    ) -> Result<serde_json::Value, String> {
+        let proxy = hwa_client::proxy_url::ProxyUrl::parse(&self.proxy(i))
+            .map_err(|e| e.to_string())?;
+        let mut device = self.open_authenticator(key)?;
+        device.authenticate(request_options, &proxy.origin()).await
+    }
+
+    /// The authenticator `key` of this machine.
+    fn open_authenticator(&self, key: &str) -> Result<Box<dyn hwa_client::WebauthnDevice>, String>;
+
     /// Switches faults on the authenticator `key`, for the WebAuthn checks. A target whose
     /// authenticator cannot carry faults answers an error.
     async fn set_faults(&self, key: &str, faults: Faults) -> Result<(), String>;

@@ -26,6 +26,13 @@ pub const CASES: &[Case] = &[
         build: stolen_session_without_assertion,
     },
     Case {
+        name: "login_scoped_assertion_refused",
+        about: "alice is phished into answering a login challenge; mallory, holding her session \
+                token, presents that assertion to approve her pending request",
+        requirements: &["HL-13", "WA-CHALLENGE"],
+        build: login_scoped_assertion_refused,
+    },
+    Case {
         name: "login_endpoint_rate_limited",
         about: "a burst on the unauthenticated login endpoint from one address gets 429",
         requirements: &["HL-07"],
@@ -116,5 +123,46 @@ fn login_endpoint_rate_limited(plan: &mut Plan) {
         let (n, text) = limited.ok_or_else(|| format!("HL-07: {BURST} logins, none limited"))?;
         require(text.contains("rate_limited"), "HL-07", || format!("429 without its code: {text}"))?;
         require(n > 1, "HL-07", || "the very first call was limited".into())
+    });
+}
+
+fn login_scoped_assertion_refused(plan: &mut Plan) {
+    plan.user("alice", &["alice"]);
+    plan.machine("remote", "alice", Role::Remote, |m| async move {
+        let out = remote_ls(&*m, &["--headless", "--user=alice"], &[]).wait().await;
+        out.ok("alice's hwa ls --headless").map(|_| ())
+    });
+    signed_up_laptop(plan, "laptop", "alice", |m| async move {
+        m.board().capture("token", m.stolen_token(0)?);
+        // The phishing page: a login challenge, answered by alice's authenticator.
+        let begin = json!({ "user": "alice", "password": crate::live::LIVE_PASSWORD });
+        let (status, text) =
+            m.http(0, "POST", "/webapi/mfa/login/begin", Some(begin.to_string()), None).await?;
+        require(status == 200, "HL-13", || format!("login/begin answered {status} {text}"))?;
+        let challenge: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("login/begin answer: {e}"))?;
+        let options = challenge.get("webauthn_challenge").ok_or("no webauthn_challenge")?;
+        let assertion = m.authenticate("alice-key", options, 0).await?;
+        m.board().capture("login-assertion", assertion.to_string());
+        let id = read_id(m.board(), "remote", 1).await;
+        wait_flag(m.board(), "mallory-done", 1).await;
+        approve(&*m, "alice-key", &id, &["--skip-confirm"], &[], &[]).await.ok("alice approves")?;
+        Ok(())
+    });
+    plan.machine("mallory", "mallory", Role::Attacker, |m| async move {
+        let id = read_id(m.board(), "remote", 1).await;
+        let token = m.board().wait_until(|b| b.captured("token").first().cloned()).await;
+        let assertion =
+            m.board().wait_until(|b| b.captured("login-assertion").first().cloned()).await;
+        let assertion: serde_json::Value =
+            serde_json::from_str(&assertion).map_err(|e| e.to_string())?;
+        let body = json!({ "action": "accept",
+            "mfa_response": { "webauthn_response": assertion } });
+        let path = format!("/webapi/headless/{id}");
+        let (status, text) = m.http(0, "PUT", &path, Some(body.to_string()), Some(&token)).await?;
+        m.board().bump("mallory-done");
+        require(!(200..300).contains(&status), "HL-13", || {
+            format!("a login-scoped assertion approved a headless request: {status} {text}")
+        })
     });
 }
