@@ -33,6 +33,7 @@ pub mod tls;
 pub use error::{ApiFailure, status_for};
 pub use extract::{CSRF_HEADER, PeerAddr, SESSION_COOKIE, SESSION_MODE_HEADER};
 pub use router::router;
+pub use routes::nodes::{NodeGateway, TUNNEL_PROTOCOL};
 pub use serve::{BoundProxy, ProxyConfig, ProxyError, bind, serve};
 pub use state::{AppState, WebSettings};
 pub use tls::{TlsError, TlsMode};

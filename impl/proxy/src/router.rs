@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes::api::routes(&state))
         .merge(routes::admin::routes())
+        .merge(routes::nodes::routes())
         .merge(routes::pages::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -26,6 +26,7 @@ use tower::ServiceExt;
 
 use crate::extract::PeerAddr;
 use crate::router::router;
+use crate::routes::nodes::NodeGateway;
 use crate::state::{AppState, WebSettings};
 use crate::tls::{TlsError, TlsMode, TlsSetup, setup};
 
@@ -140,6 +141,18 @@ impl BoundProxy {
         self.serve_router(app, shutdown).await;
     }
 
+    /// Like [`BoundProxy::serve`], also serving SSH nodes through `gateway`.
+    pub async fn serve_with_nodes(
+        self,
+        auth: AuthService,
+        gateway: NodeGateway,
+        shutdown: impl Future<Output = ()> + Send,
+    ) {
+        let web = WebSettings { cluster_name: self.cluster_name.clone(), tls: self.is_tls() };
+        let app = router(AppState::new(auth, web).with_nodes(gateway));
+        self.serve_router(app, shutdown).await;
+    }
+
     /// Serves any router; [`BoundProxy::serve`] is the usual entry.
     pub async fn serve_router(self, app: Router, shutdown: impl Future<Output = ()> + Send) {
         let BoundProxy { mut listener, tls, local_addr, .. } = self;
@@ -224,7 +237,8 @@ impl Connection {
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)
-            .serve_connection(TokioIo::new(io), service);
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades();
         tokio::pin!(conn);
         tokio::select! {
             result = conn.as_mut() => log_end(peer, result),

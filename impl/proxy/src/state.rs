@@ -10,6 +10,7 @@ use std::sync::Arc;
 use hwa_auth::AuthService;
 
 use crate::ratelimit::RateLimiter;
+use crate::routes::nodes::NodeGateway;
 
 /// Settings of the web surface that the auth service does not know.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +28,8 @@ pub struct AppState {
     pub(crate) auth: AuthService,
     pub(crate) limiter: Arc<RateLimiter>,
     pub(crate) web: Arc<WebSettings>,
+    /// Node joining and the SSH tunnel; `None` serves no node routes.
+    pub(crate) nodes: Option<Arc<NodeGateway>>,
 }
 
 impl AppState {
@@ -38,7 +41,13 @@ impl AppState {
 
     /// State with a given limiter, for tests of the limit itself.
     pub fn with_limiter(auth: AuthService, web: WebSettings, limiter: RateLimiter) -> AppState {
-        AppState { auth, limiter: Arc::new(limiter), web: Arc::new(web) }
+        AppState { auth, limiter: Arc::new(limiter), web: Arc::new(web), nodes: None }
+    }
+
+    /// The same state, also serving nodes through `gateway`.
+    pub fn with_nodes(mut self, gateway: NodeGateway) -> AppState {
+        self.nodes = Some(Arc::new(gateway));
+        self
     }
 
     pub fn auth(&self) -> &AuthService {

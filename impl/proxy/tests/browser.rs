@@ -1,6 +1,7 @@
 //! The pages in a real browser: headless Chromium with a virtual WebAuthn authenticator
 //! (Chrome DevTools Protocol `WebAuthn` domain) signs up from an invite page, then approves a
-//! waiting headless login from the approval page, and the login receives its certificate.
+//! waiting headless login from the approval page, and the login receives its certificate;
+//! logged out, it is sent through the login page and back, and rejects a second request.
 //! This checks the page script (`assets/app.js`) end to end: the JSON helpers, the cookie
 //! session, the CSRF header and the messages.
 //!
@@ -120,9 +121,9 @@ async fn chromium(profile: &std::path::Path) -> Option<(tokio::process::Child, S
     Some((child, url))
 }
 
-fn ssh_public_key() -> String {
+fn ssh_public_key(seed: u8) -> String {
     use base64::Engine;
-    let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]).verifying_key();
+    let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]).verifying_key();
     let mut blob = Vec::new();
     for part in [b"ssh-ed25519".as_slice(), key.as_bytes().as_slice()] {
         let len = u32::try_from(part.len()).expect("short part");
@@ -130,6 +131,26 @@ fn ssh_public_key() -> String {
         blob.extend_from_slice(part);
     }
     format!("ssh-ed25519 {}", base64::engine::general_purpose::STANDARD.encode(blob))
+}
+
+/// Starts a headless login long poll over a real connection; the task ends with the answer.
+fn start_login(port: u16, key: &str) -> tokio::task::JoinHandle<String> {
+    let id = RequestId::derive(key.as_bytes());
+    let body = json!({ "user": "alice", "headless_id": id, "ssh_pub_key": key }).to_string();
+    tokio::spawn(async move {
+        let addr = format!("127.0.0.1:{port}");
+        let mut stream = TokioNetwork::shared().dial(&addr).await.expect("dial");
+        let head = format!(
+            "POST /webapi/headless/login HTTP/1.1\r\nHost: localhost\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.expect("send");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.expect("read");
+        answer
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,25 +222,10 @@ async fn a_browser_signs_up_and_approves_a_headless_request_with_a_virtual_authe
     devtools.status_contains("You are signed up as alice").await;
 
     // A headless login waits; the approval page shows it and approves it.
-    let key = ssh_public_key();
+    let key = ssh_public_key(9);
+    let login = start_login(port, &key);
     let id = RequestId::derive(key.as_bytes());
-    let body = json!({ "user": "alice", "headless_id": id, "ssh_pub_key": key }).to_string();
-    let addr = format!("127.0.0.1:{port}");
-    let login = tokio::spawn(async move {
-        let mut stream = TokioNetwork::shared().dial(&addr).await.expect("dial");
-        let head = format!(
-            "POST /webapi/headless/login HTTP/1.1\r\nHost: localhost\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\
-             Connection: close\r\n\r\n{body}",
-            body.len()
-        );
-        stream.write_all(head.as_bytes()).await.expect("send");
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).await.expect("read");
-        answer
-    });
-    let page = format!("{origin}/web/headless/{id}");
-    devtools.call("Page.navigate", json!({ "url": page })).await;
+    devtools.call("Page.navigate", json!({ "url": format!("{origin}/web/headless/{id}") })).await;
     devtools.wait_for("!document.getElementById('request').hidden", "the request details").await;
     let code = devtools.eval("document.getElementById('f-code').textContent").await;
     assert_eq!(code, json!(match_code(key.as_bytes())));
@@ -227,11 +233,34 @@ async fn a_browser_signs_up_and_approves_a_headless_request_with_a_virtual_authe
     assert_eq!(user, json!("alice"));
     devtools.eval("document.getElementById('approve').click(); true").await;
     devtools.status_contains("Approved").await;
-
     let answer =
         tokio::time::timeout(PAGE_TIMEOUT, login).await.expect("login ends").expect("task");
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
     assert!(answer.contains("ssh_certificate"), "{answer}");
+
+    // Logged out, the approval page sends the person to the login page and back, and a
+    // rejection ends the waiting login with a denial.
+    devtools.call("Network.clearBrowserCookies", json!({})).await;
+    let key = ssh_public_key(10);
+    let login = start_login(port, &key);
+    let id = RequestId::derive(key.as_bytes());
+    devtools.call("Page.navigate", json!({ "url": format!("{origin}/web/headless/{id}") })).await;
+    devtools.wait_for("document.body.dataset.page === 'login'", "the login page").await;
+    devtools
+        .eval(&format!(
+            "document.getElementById('user').value = 'alice';
+             document.getElementById('password').value = {pw};
+             document.getElementById('login-form').requestSubmit(); true",
+            pw = json!(common::PASSWORD)
+        ))
+        .await;
+    devtools.wait_for("document.body.dataset.page === 'headless'", "the way back").await;
+    devtools.wait_for("!document.getElementById('request').hidden", "the request details").await;
+    devtools.eval("document.getElementById('reject').click(); true").await;
+    devtools.status_contains("Rejected").await;
+    let answer =
+        tokio::time::timeout(PAGE_TIMEOUT, login).await.expect("login ends").expect("task");
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
 
     server.abort();
     let _ = browser.kill().await;
