@@ -84,6 +84,22 @@ pub enum AuthError {
     )]
     DuplicateWaiting { id: RequestId },
 
+    /// The client sent the same login again (it lost its connection) and the newer one waits
+    /// in this one's place; nobody reads this answer unless the old connection still lives.
+    #[error(
+        "a newer login for request {id} took over this one; the command that sent it waits for \
+         the decision"
+    )]
+    Superseded { id: RequestId },
+
+    /// A login resuming request `id` asks for something else than the stored request the
+    /// approver sees; only an identical login may resume it.
+    #[error(
+        "request {id} is already stored with another client address or scope; a resumed login \
+         must send the same request, start the command again"
+    )]
+    ResumedLoginDiffers { id: RequestId },
+
     #[error(
         "user {user} already has {max} headless logins waiting; approve, deny or let them time \
          out before starting more"
@@ -222,9 +238,11 @@ impl AuthError {
             | E::ResourceNotFound { .. }
             | E::LockNotFound(_) => ErrorCode::NotFound,
             E::AlreadyDecided { .. } => ErrorCode::AlreadyDecided,
-            E::UserExists(_) | E::ResourceExists { .. } | E::DuplicateWaiting { .. } => {
-                ErrorCode::Conflict
-            }
+            E::UserExists(_)
+            | E::ResourceExists { .. }
+            | E::DuplicateWaiting { .. }
+            | E::Superseded { .. }
+            | E::ResumedLoginDiffers { .. } => ErrorCode::Conflict,
             E::RequestExpired { .. } => ErrorCode::Expired,
             E::Timeout { .. } => ErrorCode::Timeout,
             E::Denied { .. } => ErrorCode::Denied,

@@ -18,8 +18,11 @@
 //! # The headless login, step by step
 //! 1. Refuse when headless is disabled (HL-22), the name is invalid, the ID is not derived from
 //!    the key (HL-09) or the key does not parse.
-//! 2. Take a waiter slot (bounded, one per ID) and watch the record key and the user's watcher
-//!    records. Nothing is written (HL-08).
+//! 2. Take a waiter slot (bounded, one per ID; a newer login for the same ID takes it over and
+//!    the older one ends as superseded) and watch the record key and the user's watcher
+//!    records. Nothing is written (HL-08). A login resuming after a lost connection may find
+//!    its record already stored: pending with the same details, it waits for that record
+//!    unchanged; approved or denied, it goes on to step 5 or answers the denial.
 //! 3. When interest appears (a stub from an approver, or a watcher), write `pending` by
 //!    compare-and-swap and audit "requested".
 //! 4. Wait, pushed by the watch (HL-11), for `approved` or `denied`; after `REQUEST_TTL`,
@@ -69,7 +72,7 @@ use crate::preference::{AuthPreference, CAP_KEY};
 use crate::resources::{self, KIND_CAP, KIND_ROLE};
 use crate::roles::{self, ACCESS_ROLE, Role, role_key};
 use crate::users::{self, UserRecord};
-use crate::waiters::Waiters;
+use crate::waiters::{WaiterGuard, Waiters};
 use crate::{admin, cert_auth, certs, invites, locks, nodes, sessions};
 
 /// Logins a user may hold.
@@ -445,7 +448,7 @@ impl AuthService {
         let public_key = ssh_key::PublicKey::from_openssh(req.ssh_pub_key.trim())
             .map_err(|e| AuthError::InvalidPublicKey(e.to_string()))?;
         validate_scope(&req.scope)?;
-        let _slot = self.inner.waiters.register(&req.user, &req.headless_id)?;
+        let slot = self.inner.waiters.register(&req.user, &req.headless_id)?;
         let now = self.now();
         let login = LoginDetails {
             ssh_pub_key: req.ssh_pub_key.clone(),
@@ -460,7 +463,9 @@ impl AuthService {
             key: record_key(&req.user, &req.headless_id),
             login,
             expires_at: now.plus(REQUEST_TTL),
+            deadline: tokio::time::Instant::now() + REQUEST_TTL,
             written: None,
+            slot,
         };
         tracing::debug!(user = %req.user, request_id = %req.headless_id, "headless login waiting");
         let approved = wait.run().await?;
@@ -1003,8 +1008,12 @@ struct LoginWait<'a> {
     key: String,
     login: LoginDetails,
     expires_at: UnixMillis,
-    /// The revision of the pending record this login wrote, once it did.
+    /// When this login stops waiting: `REQUEST_TTL` after it arrived, or the expiry of the
+    /// stored request it resumed.
+    deadline: tokio::time::Instant,
+    /// The revision of the pending record this login wrote or resumed, once it did.
     written: Option<u64>,
+    slot: WaiterGuard,
 }
 
 impl LoginWait<'_> {
@@ -1017,10 +1026,20 @@ impl LoginWait<'_> {
         let mut record_watch = self.store().watch(&self.key).await?;
         let watchers = watcher_prefix(self.user);
         let mut interest_watch = self.store().watch(&watchers).await?;
-        let deadline = tokio::time::Instant::now() + REQUEST_TTL;
+        // A login resuming after a lost connection may find its request already stored (and
+        // even decided); the watches set up above only report what changes from now on.
+        if let Some(existing) = headless::load(self.store(), self.user, self.id).await?
+            && let Some(done) = self.on_record(existing.value, existing.revision).await?
+        {
+            return Ok(done);
+        }
         loop {
             tokio::select! {
-                _ = tokio::time::sleep_until(deadline) => return self.time_out().await,
+                _ = tokio::time::sleep_until(self.deadline) => return self.time_out().await,
+                _ = self.slot.superseded() => {
+                    tracing::debug!(request_id = %self.id, "headless login superseded");
+                    return Err(AuthError::Superseded { id: self.id.clone() });
+                }
                 event = record_watch.next() => match event {
                     None => record_watch = self.store().watch(&self.key).await?,
                     Some(event) => {
@@ -1050,13 +1069,23 @@ impl LoginWait<'_> {
             _ => return Ok(None),
         };
         let record: HeadlessRecord = kv::decode(&self.key, &item.value)?;
+        self.on_record(record, item.revision).await
+    }
+
+    /// Acts on the stored record of this request; returns it once approved.
+    async fn on_record(
+        &mut self,
+        record: HeadlessRecord,
+        revision: u64,
+    ) -> Result<Option<HeadlessRecord>, AuthError> {
         match record.state {
             RecordState::Stub => {
-                self.fill_stub(record, item.revision).await?;
+                self.fill_stub(record, revision).await?;
                 Ok(None)
             }
             RecordState::Pending if self.written.is_none() => {
-                Err(AuthError::DuplicateWaiting { id: self.id.clone() })
+                self.resume(&record, revision)?;
+                Ok(None)
             }
             RecordState::Pending => Ok(None),
             RecordState::Approved => Ok(Some(record)),
@@ -1074,6 +1103,22 @@ impl LoginWait<'_> {
             login: Some(self.login.clone()),
             decision: None,
         }
+    }
+
+    /// The request is already pending, written by an earlier login of this client (before its
+    /// connection was lost) or by a login of it on another server: wait for that record as it
+    /// is. Its details stay as first written, the approver saw those; a login asking for
+    /// anything else is refused.
+    fn resume(&mut self, record: &HeadlessRecord, revision: u64) -> Result<(), AuthError> {
+        if record.login.as_ref() != Some(&self.login) {
+            return Err(AuthError::ResumedLoginDiffers { id: self.id.clone() });
+        }
+        let left = self.service.now().until(record.expires_at);
+        self.deadline = self.deadline.min(tokio::time::Instant::now() + left);
+        self.expires_at = record.expires_at;
+        self.written = Some(revision);
+        tracing::debug!(user = %self.user, request_id = %self.id, "headless login resumed");
+        Ok(())
     }
 
     /// The user's watcher counts as interest: write the pending record directly.

@@ -235,14 +235,33 @@ async fn an_id_not_derived_from_the_key_is_refused() {
     assert!(err.to_string().contains("was not derived from the submitted public key"));
 }
 
+// A client whose long poll lost its connection sends the same login again while the server may
+// still hold the stale wait: the newer login takes over (tests/headless_resume.rs has the whole
+// story). Only the holder of the key can send a login for the ID's public key; another user
+// naming the same request is still refused.
 #[tokio::test(start_paused = true)]
-async fn a_second_waiting_login_with_the_same_id_is_refused() {
+async fn a_second_waiting_login_with_the_same_id_supersedes_the_first() {
     let cluster = Cluster::new().await;
     let key = ClientKey::new(1);
     let first = cluster.login("alice", &key, Default::default());
     tokio::task::yield_now().await;
-    let err = cluster.login("alice", &key, Default::default()).await.unwrap().unwrap_err();
+    let second = cluster.login("alice", &key, Default::default());
+    let err = first.await.unwrap().unwrap_err();
     assert_eq!(err.code(), ErrorCode::Conflict);
+    assert!(err.to_string().contains("a newer login for request"), "{err}");
+    assert!(!second.is_finished());
+    second.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn another_users_login_with_a_waiting_id_is_refused() {
+    let cluster = Cluster::new().await;
+    let key = ClientKey::new(1);
+    let first = cluster.login("alice", &key, Default::default());
+    tokio::task::yield_now().await;
+    let err = cluster.login("bob", &key, Default::default()).await.unwrap().unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Conflict);
+    assert!(!first.is_finished());
     first.abort();
 }
 
