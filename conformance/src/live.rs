@@ -150,12 +150,7 @@ pub struct LiveMachine {
 }
 
 /// Copies a child's output stream onto the board line by line, and answers all of it.
-async fn pump(
-    stream: impl AsyncRead + Unpin,
-    board: Board,
-    host: String,
-    stderr: bool,
-) -> String {
+async fn pump(stream: impl AsyncRead + Unpin, board: Board, host: String, stderr: bool) -> String {
     let mut lines = BufReader::new(stream).lines();
     let mut all = String::new();
     while let Ok(Some(line)) = lines.next_line().await {
@@ -277,9 +272,9 @@ impl Machine for LiveMachine {
         let path = self.home.join(format!("{key}.json"));
         let authenticator = hwa_virtual_authenticator::SoftAuthenticator::open_file(&path)
             .map_err(|e| format!("cannot open the authenticator {}: {e}", path.display()))?;
-        Ok(Box::new(hwa_client::device::SoftDevice(hwa_virtual_authenticator::WebauthnClient::new(
-            authenticator,
-        ))))
+        Ok(Box::new(hwa_client::device::SoftDevice(
+            hwa_virtual_authenticator::WebauthnClient::new(authenticator),
+        )))
     }
 
     async fn set_faults(&self, _key: &str, _faults: Faults) -> Result<(), String> {

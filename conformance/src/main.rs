@@ -99,7 +99,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let report = runner::run(&selected, &targets, &skips, |r| {
                 let (word, detail) = match &r.outcome {
                     Outcome::Pass => ("pass", String::new()),
-                    Outcome::Fail { message } => ("FAIL", format!("\n    {}", message.replace('\n', "\n    "))),
+                    Outcome::Fail { message } => {
+                        ("FAIL", format!("\n    {}", message.replace('\n', "\n    ")))
+                    }
                     Outcome::Skip { reason } => ("skip", format!(" ({reason})")),
                 };
                 println!(
@@ -110,9 +112,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     r.requirements.join(" ")
                 );
             });
-            report
-                .write_all(&catalog, &report_dir)
-                .map_err(|e| format!("cannot write the reports to {}: {e}", report_dir.display()))?;
+            report.write_all(&catalog, &report_dir).map_err(|e| {
+                format!("cannot write the reports to {}: {e}", report_dir.display())
+            })?;
             for file in ["junit.xml", "report.md", "report.json"] {
                 println!("report: {}", report_dir.join(file).display());
             }

@@ -49,7 +49,10 @@ pub struct Plan {
 
 impl std::fmt::Debug for Plan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Plan").field("users", &self.users).field("machines", &self.machines).finish()
+        f.debug_struct("Plan")
+            .field("users", &self.users)
+            .field("machines", &self.machines)
+            .finish()
     }
 }
 

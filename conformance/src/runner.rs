@@ -171,11 +171,8 @@ mod tests {
             build: |_| panic!("a skipped case was built"),
         };
         let cases = [Runnable::Shared(&NEVER)];
-        let skips = SkipList::load(
-            "[[skip]]\ncase='never'\nreason='not here'\n",
-            &names(&cases),
-        )
-        .unwrap();
+        let skips =
+            SkipList::load("[[skip]]\ncase='never'\nreason='not here'\n", &names(&cases)).unwrap();
         let report = run(&cases, &["sim", "live"], &skips, |_| {});
         assert_eq!(report.skipped(), 2);
         assert_eq!(report.summary_line(), "0 passed, 0 failed, 2 skipped");

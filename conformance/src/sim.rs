@@ -212,3 +212,35 @@ pub fn run_scenario(scenario: &hwa_sim::harness::Scenario) -> Result<(), String>
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_case_runs_its_command_lines_on_the_simulator() {
+        let case = crate::cases::all()
+            .into_iter()
+            .find(|c| c.name == "headless_flag_refusals")
+            .expect("the case exists");
+        run_case(case).unwrap();
+    }
+
+    #[test]
+    fn a_failing_program_fails_the_case_with_its_replay_seed() {
+        static FAILS: Case = Case {
+            name: "fails",
+            about: "a program that reports a broken rule",
+            requirements: &["HL-01"],
+            build: |plan| {
+                plan.machine("remote", "alice", Role::Remote, |_| async {
+                    Err("HL-01: broken on purpose".to_owned())
+                })
+            },
+        };
+        let message = run_case(&FAILS).unwrap_err();
+        assert!(message.starts_with("seed 0:"), "{message}");
+        assert!(message.contains("HL-01: broken on purpose"), "{message}");
+        assert!(message.contains("--case fails"), "{message}");
+    }
+}

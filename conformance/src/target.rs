@@ -112,8 +112,8 @@ pub trait Machine {
         request_options: &serde_json::Value,
         i: usize,
     ) -> Result<serde_json::Value, String> {
-        let proxy = hwa_client::proxy_url::ProxyUrl::parse(&self.proxy(i))
-            .map_err(|e| e.to_string())?;
+        let proxy =
+            hwa_client::proxy_url::ProxyUrl::parse(&self.proxy(i)).map_err(|e| e.to_string())?;
         let mut device = self.open_authenticator(key)?;
         device.authenticate(request_options, &proxy.origin()).await
     }
@@ -132,12 +132,26 @@ pub trait Machine {
     /// The session token the `hwa login` of this machine keeps for proxy `i`, as an attacker
     /// who read the disk would have it.
     fn stolen_token(&self, i: usize) -> Result<String, String> {
-        let proxy = hwa_client::proxy_url::ProxyUrl::parse(&self.proxy(i))
-            .map_err(|e| e.to_string())?;
+        let proxy =
+            hwa_client::proxy_url::ProxyUrl::parse(&self.proxy(i)).map_err(|e| e.to_string())?;
         let profile = hwa_client::profile::ProfileStore::new(&self.home())
             .load(&proxy)
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("{} holds no profile for {}", self.name(), self.proxy(i)))?;
         Ok(profile.token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ok_passes_a_zero_exit_and_quotes_standard_error_otherwise() {
+        let good = CommandOutput { exit_code: 0, stdout: "Node\n".into(), stderr: String::new() };
+        assert_eq!(good.clone().ok("ls").unwrap(), good);
+        let bad =
+            CommandOutput { exit_code: 1, stdout: String::new(), stderr: "error: no\n".into() };
+        assert_eq!(bad.ok("hwa ls").unwrap_err(), "hwa ls exited 1:\nerror: no");
     }
 }

@@ -57,7 +57,9 @@ fn id_vectors_and_hijack(plan: &mut Plan) {
             // The vector's ID with the next vector's key: an ID hijack.
             let other = &catalog.vectors[(i + 1) % n].key;
             let body = login_body("alice", &v.id, other);
-            let (status, text) = m.http(0, "POST", "/webapi/headless/login", Some(body), None).await
+            let (status, text) = m
+                .http(0, "POST", "/webapi/headless/login", Some(body), None)
+                .await
                 .map_err(|e| format!("HL-09: the login with a foreign ID got no answer: {e}"))?;
             require((400..500).contains(&status) && status != 429, "HL-09", || {
                 format!("ID {} with key {other:?} answered {status} {text}", v.id)
@@ -85,8 +87,11 @@ fn stolen_session_without_assertion(plan: &mut Plan) {
         let token = m.board().wait_until(|b| b.captured("token").first().cloned()).await;
         let path = format!("/webapi/headless/{id}");
         let attempts = [
-            ("a one-time password", json!({ "action": "accept",
-                "mfa_response": { "totp_code": "123456" } })),
+            (
+                "a one-time password",
+                json!({ "action": "accept",
+                "mfa_response": { "totp_code": "123456" } }),
+            ),
             ("no second factor", json!({ "action": "accept" })),
             ("an empty second factor", json!({ "action": "accept", "mfa_response": {} })),
         ];
@@ -121,7 +126,9 @@ fn login_endpoint_rate_limited(plan: &mut Plan) {
             }
         }
         let (n, text) = limited.ok_or_else(|| format!("HL-07: {BURST} logins, none limited"))?;
-        require(text.contains("rate_limited"), "HL-07", || format!("429 without its code: {text}"))?;
+        require(text.contains("rate_limited"), "HL-07", || {
+            format!("429 without its code: {text}")
+        })?;
         require(n > 1, "HL-07", || "the very first call was limited".into())
     });
 }

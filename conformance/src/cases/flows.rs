@@ -58,13 +58,16 @@ fn headless_ls_approved(plan: &mut Plan) {
         let ids = m.board().printed_ids("remote");
         let id = ids.first().ok_or("HL-04: no approval URL on standard error")?;
         require(
-            err.contains(&format!("hwa headless approve --user=alice --proxy=")) &&
-                err.contains(&format!(" {id}")),
+            err.contains(&format!("hwa headless approve --user=alice --proxy="))
+                && err.contains(&format!(" {id}")),
             "HL-04",
             || format!("the approve command is not on standard error:\n{err}"),
         )?;
-        require(!out.stdout.contains("/web/headless/") && !out.stdout.contains("approve"), "HL-04",
-            || format!("the URL or command leaked to standard output:\n{}", out.stdout))?;
+        require(
+            !out.stdout.contains("/web/headless/") && !out.stdout.contains("approve"),
+            "HL-04",
+            || format!("the URL or command leaked to standard output:\n{}", out.stdout),
+        )?;
         require(out.stdout.starts_with("Node"), "HL-04", || {
             format!("standard output is not the node table:\n{}", out.stdout)
         })?;
@@ -84,9 +87,15 @@ fn headless_ls_approved(plan: &mut Plan) {
         let id = read_id(m.board(), "remote", 1).await;
         let out = approve(&*m, "alice-key", &id, &[], &[], &["y"]).await.ok("headless approve")?;
         let err = &out.stderr;
-        for field in ["user:            alice", "requested from:", "key:             SHA256:",
-            "command:", "time left:", "match code:", "never approve a request you did not start"]
-        {
+        for field in [
+            "user:            alice",
+            "requested from:",
+            "key:             SHA256:",
+            "command:",
+            "time left:",
+            "match code:",
+            "never approve a request you did not start",
+        ] {
             require(err.contains(field), "HL-15", || {
                 format!("the approver does not see `{field}`:\n{err}")
             })?;
@@ -149,16 +158,23 @@ fn headless_flag_refusals(plan: &mut Plan) {
         let proxy = format!("--proxy={}", m.proxy(0));
         let login = m.hwa(&["login", &proxy, "--headless"], &[], &[]).await;
         require(login.exit_code != 0 && login.stderr.contains("--headless"), "HL-01", || {
-            format!("`hwa login --headless` was not refused naming --headless: exit {}:\n{}",
-                login.exit_code, login.stderr)
+            format!(
+                "`hwa login --headless` was not refused naming --headless: exit {}:\n{}",
+                login.exit_code, login.stderr
+            )
         })?;
         let local = m.hwa(&["ls", &proxy, "--headless", "--auth=local"], &[], &[]).await;
         require(
-            local.exit_code != 0 && local.stderr.contains("--headless")
+            local.exit_code != 0
+                && local.stderr.contains("--headless")
                 && local.stderr.contains("local"),
             "HL-01",
-            || format!("`--headless --auth=local` was not refused naming both: exit {}:\n{}",
-                local.exit_code, local.stderr),
+            || {
+                format!(
+                    "`--headless --auth=local` was not refused naming both: exit {}:\n{}",
+                    local.exit_code, local.stderr
+                )
+            },
         )?;
         require(m.board().printed_ids("remote").is_empty(), "HL-01", || {
             "a refused command still asked for approval".into()

@@ -81,7 +81,11 @@ pub fn remote_ls(m: &dyn Machine, flags: &[&str], vars: &[(&str, &str)]) -> crat
 }
 
 /// Fails with `requirement: message` unless `cond`.
-pub fn require(cond: bool, requirement: &str, message: impl FnOnce() -> String) -> Result<(), String> {
+pub fn require(
+    cond: bool,
+    requirement: &str,
+    message: impl FnOnce() -> String,
+) -> Result<(), String> {
     if cond { Ok(()) } else { Err(format!("{requirement}: {}", message())) }
 }
 

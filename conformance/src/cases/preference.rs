@@ -58,13 +58,22 @@ fn headless_disabled(plan: &mut Plan) {
     plan.preference(&preference_yaml("  headless: false\n"));
     plan.machine("remote", "alice", Role::Remote, |m| async move {
         let out = remote_ls(&*m, &["--headless", "--user=alice"], &[]).wait().await;
-        require(out.exit_code != 0 && out.stderr.to_lowercase().contains("headless"), "HL-22", || {
-            format!("ls --headless on a disabled cluster: exit {}:\n{}", out.exit_code, out.stderr)
-        })?;
+        require(
+            out.exit_code != 0 && out.stderr.to_lowercase().contains("headless"),
+            "HL-22",
+            || {
+                format!(
+                    "ls --headless on a disabled cluster: exit {}:\n{}",
+                    out.exit_code, out.stderr
+                )
+            },
+        )?;
         let key = "ssh-ed25519 AAAA remote";
         let id = hwa_core::id::RequestId::derive(key.as_bytes()).to_string();
         let body = json!({ "user": "alice", "headless_id": id, "ssh_pub_key": key }).to_string();
-        let (status, text) = m.http(0, "POST", "/webapi/headless/login", Some(body), None).await
+        let (status, text) = m
+            .http(0, "POST", "/webapi/headless/login", Some(body), None)
+            .await
             .map_err(|e| format!("HL-22: the raw login got no answer: {e}"))?;
         require((400..500).contains(&status) && status != 429, "HL-22", || {
             format!("a raw headless login on a disabled cluster answered {status} {text}")
@@ -92,20 +101,20 @@ fn preference_get_and_create(plan: &mut Plan) {
     plan.machine("console", "admin", Role::Approver, |m| async move {
         let got = m.admin(&["get", "cluster_auth_preference"], None).await?;
         let yaml = got.ok("HL-24: hwactl get cluster_auth_preference")?.stdout;
-        for line in ["kind: cluster_auth_preference", "version: v2", "spec:", "webauthn:",
-            "rp_id:"]
+        for line in ["kind: cluster_auth_preference", "version: v2", "spec:", "webauthn:", "rp_id:"]
         {
             require(yaml.contains(line), "HL-24", || format!("no `{line}` in:\n{yaml}"))?;
         }
         let bad = preference_yaml("  headles: false\n").replace("{rp_id}", "localhost");
         let out = m.admin(&["create", "-f", "-"], Some(&bad)).await?;
         require(out.exit_code != 0 && out.stderr.contains("headles"), "HL-24", || {
-            format!("a misspelt field was not refused naming it: exit {}:\n{}",
-                out.exit_code, out.stderr)
+            format!(
+                "a misspelt field was not refused naming it: exit {}:\n{}",
+                out.exit_code, out.stderr
+            )
         })?;
-        let contradiction =
-            preference_yaml("  headless: false\n  connector_name: headless\n")
-                .replace("{rp_id}", "localhost");
+        let contradiction = preference_yaml("  headless: false\n  connector_name: headless\n")
+            .replace("{rp_id}", "localhost");
         let out = m.admin(&["create", "-f", "-"], Some(&contradiction)).await?;
         require(out.exit_code != 0, "HL-23", || {
             "connector_name: headless with headless: false was accepted".into()
@@ -116,7 +125,9 @@ fn preference_get_and_create(plan: &mut Plan) {
         let out = m.admin(&["create", "-f", "-"], Some(no_webauthn)).await?;
         require(out.exit_code != 0, "HL-22", || "headless: true without webauthn accepted".into())?;
         let again = m.admin(&["get", "cluster_auth_preference"], None).await?.stdout;
-        require(again == yaml, "HL-24", || format!("refused input changed the preference:\n{again}"))
+        require(again == yaml, "HL-24", || {
+            format!("refused input changed the preference:\n{again}")
+        })
     });
 }
 
@@ -129,10 +140,11 @@ fn lock_blocks_issuance(plan: &mut Plan) {
         let checked = super::wait_flag(m.board(), "lock-checked", 1);
         futures::pin_mut!(run, checked);
         match futures::future::select(run, checked).await {
-            futures::future::Either::Left((out, _)) => {
-                require(out.exit_code != 0 && !out.stderr.contains("certificate is valid"),
-                    "HL-18", || format!("a locked user's login got a certificate:\n{}", out.stderr))
-            }
+            futures::future::Either::Left((out, _)) => require(
+                out.exit_code != 0 && !out.stderr.contains("certificate is valid"),
+                "HL-18",
+                || format!("a locked user's login got a certificate:\n{}", out.stderr),
+            ),
             futures::future::Either::Right(((), _)) => Ok(()),
         }
     });
