@@ -29,6 +29,13 @@ pub const CASES: &[Case] = &[
         build: headless_flag_refusals,
     },
     Case {
+        name: "mlock_best_effort",
+        about: "`--mlock=best_effort` goes on whatever the machine allows, and any memory-lock \
+                warning says what to do",
+        requirements: &["HL-06"],
+        build: mlock_best_effort,
+    },
+    Case {
         name: "other_user_is_told",
         about: "bob tries to approve alice's request and is told it is hers; alice then approves",
         requirements: &["HL-12"],
@@ -231,6 +238,28 @@ fn second_decision_already_decided(plan: &mut Plan) {
                 format!("a second {what} is not told already_decided:\n{}", again.stderr)
             })?;
         }
+        Ok(())
+    });
+}
+
+/// Words one of which every memory-lock warning must carry: what to do about it.
+const MLOCK_ADVICE: &[&str] = &["ulimit -l", "limits.conf", "only supported on Linux"];
+
+fn mlock_best_effort(plan: &mut Plan) {
+    plan.user("alice", &["alice"]);
+    plan.machine("remote", "alice", Role::Remote, |m| async move {
+        let out = remote_ls(&*m, &["--headless", "--user=alice", "--mlock=best_effort"], &[]);
+        let out = out.wait().await.ok("HL-06: hwa ls --headless --mlock=best_effort")?;
+        for line in out.stderr.lines().filter(|l| l.contains("warning") && l.contains("lock")) {
+            require(MLOCK_ADVICE.iter().any(|a| line.contains(a)), "HL-06", || {
+                format!("a memory-lock warning does not say what to do: {line}")
+            })?;
+        }
+        Ok(())
+    });
+    signed_up_laptop(plan, "laptop", "alice", |m| async move {
+        let id = read_id(m.board(), "remote", 1).await;
+        approve(&*m, "alice-key", &id, &["--skip-confirm"], &[], &[]).await.ok("approve")?;
         Ok(())
     });
 }
