@@ -26,11 +26,11 @@ pub const CASES: &[Case] = &[
         build: stolen_session_without_assertion,
     },
     Case {
-        name: "login_scoped_assertion_refused",
-        about: "alice is phished into answering a login challenge; mallory, holding her session \
-                token, presents that assertion to approve her pending request",
+        name: "other_scope_assertions_refused",
+        about: "alice is phished into answering a login and a per-session MFA challenge; \
+                mallory, holding her session token, presents each to approve her request",
         requirements: &["HL-13", "WA-CHALLENGE"],
-        build: login_scoped_assertion_refused,
+        build: other_scope_assertions_refused,
     },
     Case {
         name: "login_endpoint_rate_limited",
@@ -133,7 +133,7 @@ fn login_endpoint_rate_limited(plan: &mut Plan) {
     });
 }
 
-fn login_scoped_assertion_refused(plan: &mut Plan) {
+fn other_scope_assertions_refused(plan: &mut Plan) {
     plan.user("alice", &["alice"]);
     plan.machine("remote", "alice", Role::Remote, |m| async move {
         let out = remote_ls(&*m, &["--headless", "--user=alice"], &[]).wait().await;
@@ -150,7 +150,19 @@ fn login_scoped_assertion_refused(plan: &mut Plan) {
             serde_json::from_str(&text).map_err(|e| format!("login/begin answer: {e}"))?;
         let options = challenge.get("webauthn_challenge").ok_or("no webauthn_challenge")?;
         let assertion = m.authenticate("alice-key", options, 0).await?;
-        m.board().capture("login-assertion", assertion.to_string());
+        m.board().capture("phished", assertion.to_string());
+        // And a per-session MFA challenge, asked for with her own session.
+        let token = m.stolen_token(0)?;
+        let scope = json!({ "scope": "session_mfa" }).to_string();
+        let (status, text) = m
+            .http(0, "POST", "/webapi/mfa/authenticatechallenge", Some(scope), Some(&token))
+            .await?;
+        require(status == 200, "HL-13", || format!("authenticatechallenge: {status} {text}"))?;
+        let challenge: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("authenticatechallenge: {e}"))?;
+        let options = challenge.get("webauthn_challenge").ok_or("no webauthn_challenge")?;
+        let assertion = m.authenticate("alice-key", options, 0).await?;
+        m.board().capture("phished", assertion.to_string());
         let id = read_id(m.board(), "remote", 1).await;
         wait_flag(m.board(), "mallory-done", 1).await;
         approve(&*m, "alice-key", &id, &["--skip-confirm"], &[], &[]).await.ok("alice approves")?;
@@ -159,17 +171,28 @@ fn login_scoped_assertion_refused(plan: &mut Plan) {
     plan.machine("mallory", "mallory", Role::Attacker, |m| async move {
         let id = read_id(m.board(), "remote", 1).await;
         let token = m.board().wait_until(|b| b.captured("token").first().cloned()).await;
-        let assertion =
-            m.board().wait_until(|b| b.captured("login-assertion").first().cloned()).await;
-        let assertion: serde_json::Value =
-            serde_json::from_str(&assertion).map_err(|e| e.to_string())?;
-        let body = json!({ "action": "accept",
-            "mfa_response": { "webauthn_response": assertion } });
+        let phished = m
+            .board()
+            .wait_until(|b| (b.captured("phished").len() >= 2).then(|| b.captured("phished")));
+        let phished = phished.await;
         let path = format!("/webapi/headless/{id}");
-        let (status, text) = m.http(0, "PUT", &path, Some(body.to_string()), Some(&token)).await?;
+        let mut verdict = Ok(());
+        for (what, assertion) in ["a login", "a per-session MFA"].iter().zip(phished) {
+            let assertion: serde_json::Value =
+                serde_json::from_str(&assertion).map_err(|e| e.to_string())?;
+            let body = json!({ "action": "accept",
+                "mfa_response": { "webauthn_response": assertion } });
+            let (status, text) =
+                m.http(0, "PUT", &path, Some(body.to_string()), Some(&token)).await?;
+            if verdict.is_ok() {
+                verdict = require(!(200..300).contains(&status), "HL-13", || {
+                    format!(
+                        "an assertion for {what} challenge approved the request: {status} {text}"
+                    )
+                });
+            }
+        }
         m.board().bump("mallory-done");
-        require(!(200..300).contains(&status), "HL-13", || {
-            format!("a login-scoped assertion approved a headless request: {status} {text}")
-        })
+        verdict
     });
 }
