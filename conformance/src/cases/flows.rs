@@ -29,6 +29,13 @@ pub const CASES: &[Case] = &[
         build: headless_flag_refusals,
     },
     Case {
+        name: "concurrent_denials_one_winner",
+        about: "eight denials of one request sent at once: exactly one is accepted, the others \
+                get already_decided",
+        requirements: &["HL-14"],
+        build: concurrent_denials_one_winner,
+    },
+    Case {
         name: "mlock_best_effort",
         about: "`--mlock=best_effort` goes on whatever the machine allows, and any memory-lock \
                 warning says what to do",
@@ -261,5 +268,45 @@ fn mlock_best_effort(plan: &mut Plan) {
         let id = read_id(m.board(), "remote", 1).await;
         approve(&*m, "alice-key", &id, &["--skip-confirm"], &[], &[]).await.ok("approve")?;
         Ok(())
+    });
+}
+
+/// How many decisions race in `concurrent_denials_one_winner`.
+const RACING_DECISIONS: usize = 8;
+
+fn concurrent_denials_one_winner(plan: &mut Plan) {
+    plan.user("alice", &["alice"]);
+    plan.machine("remote", "alice", Role::Remote, |m| async move {
+        let out = remote_ls(&*m, &["--headless", "--user=alice"], &[]).wait().await;
+        require(out.exit_code != 0 && out.stderr.contains("denied"), "HL-14", || {
+            format!("the raced request did not end denied: exit {}:\n{}", out.exit_code, out.stderr)
+        })
+    });
+    signed_up_laptop(plan, "laptop", "alice", |m| async move {
+        let token = m.stolen_token(0)?;
+        let id = read_id(m.board(), "remote", 1).await;
+        let path = format!("/webapi/headless/{id}");
+        // Showing interest makes the record; then the denials race (a denial needs no
+        // assertion, so they reach the compare-and-swap together).
+        let (status, text) = m.http(0, "GET", &path, None, Some(&token)).await?;
+        require(status == 200, "HL-14", || format!("GET {path}: {status} {text}"))?;
+        let body = serde_json::json!({ "action": "denied" }).to_string();
+        let calls = (0..RACING_DECISIONS)
+            .map(|_| m.http(0, "PUT", &path, Some(body.clone()), Some(&token)));
+        let answers = futures::future::join_all(calls).await;
+        let mut accepted = 0;
+        for answer in answers {
+            let (status, text) = answer?;
+            if (200..300).contains(&status) {
+                accepted += 1;
+            } else {
+                require(text.contains("already_decided"), "HL-14", || {
+                    format!("a losing decision got {status} {text}, not already_decided")
+                })?;
+            }
+        }
+        require(accepted == 1, "HL-14", || {
+            format!("{accepted} of {RACING_DECISIONS} racing denials were accepted")
+        })
     });
 }
