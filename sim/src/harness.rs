@@ -46,6 +46,9 @@ pub const LIVENESS_BOUND: Duration = Duration::from_secs(240);
 /// Simulated time one step advances. One millisecond keeps message interleavings fine-grained.
 pub const TICK: Duration = Duration::from_millis(1);
 
+/// Board counter of auth servers that have started listening for the first time.
+const LISTENING: &str = "auth-servers-listening";
+
 /// How often the harness sweeps expired items out of the store, in simulated milliseconds.
 const SWEEP_EVERY_MS: u64 = 1000;
 
@@ -422,9 +425,11 @@ fn run_inner(
         let seed = config.seed ^ fnv(&name);
         let boots = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let host_name = name.clone();
+        let board = setup.board.clone();
         sim.host(host_name.as_str(), move || {
             let boot = boots.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            auth_server(name.clone(), cluster.clone(), store.clone(), clock.clone(), seed ^ boot)
+            let up = (boot == 0).then(|| board.clone());
+            auth_server(name.clone(), cluster.clone(), store.clone(), clock.clone(), seed ^ boot, up)
         });
     }
 
@@ -447,7 +452,11 @@ fn run_inner(
         };
         let program = spec.program;
         let name = spec.host.name.clone();
+        let servers = setup.auth_servers.len() as u64;
         sim.client(name.as_str(), async move {
+            // People start working once the cluster is up, as after a deployment; a server
+            // that goes away later is what fault schedules are for.
+            ctx.board.wait_until(|b| (b.count(LISTENING) >= servers).then_some(())).await;
             program(ctx).await.map_err(|e| -> Box<dyn std::error::Error> { e.into() })
         });
     }
@@ -602,6 +611,7 @@ async fn auth_server(
     store: SharedStore,
     clock: Arc<SimClock>,
     seed: u64,
+    first_boot: Option<Board>,
 ) -> turmoil::Result {
     let seams = Seams { store, clock, entropy: SeededEntropy::shared(seed) };
     let (auth, _) = AuthService::open(cluster.clone(), seams).await?;
@@ -612,6 +622,9 @@ async fn auth_server(
         cluster_name: cluster.cluster_name.clone(),
     };
     let bound = hwa_proxy::bind(&config, &TurmoilNetwork::shared()).await?;
+    if let Some(board) = first_boot {
+        board.bump(LISTENING);
+    }
     bound.serve(auth, std::future::pending()).await;
     Ok(())
 }
