@@ -83,8 +83,9 @@ pub enum LockTarget {
     Credential { credential_id: String },
 }
 
+/// serde cannot combine `deny_unknown_fields` with the flattened target, so this type accepts
+/// unknown fields; the proxy parses the request body with a flat copy that refuses them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct LockAdd {
     #[serde(flatten)]
     pub target: LockTarget,
