@@ -25,6 +25,7 @@
 //! | [`locks`] | administrator locks on users and credentials |
 //! | [`audit`] | the audit log |
 //! | [`nodes`] | the node inventory |
+//! | [`join`] | join tokens, node joining, host certificates, tunnel authorization |
 //! | [`kv`] | typed JSON records over the store |
 
 //!
@@ -45,6 +46,8 @@
 //! | `roles/<name>` | a role | none |
 //! | `locks/<id>` | a lock | the lock's TTL |
 //! | `nodes/<name>` | address and labels | none |
+//! | `join_tokens/<sha256 of token>` | type and expiry | the token's TTL |
+//! | `node_tokens/<sha256 of token>` | the node's name | none |
 //! | `audit/<ms, 20 digits>/<seq>-<random>` | an audit event | 90 days |
 
 pub mod admin;
@@ -57,6 +60,7 @@ pub mod error;
 pub mod events;
 pub mod headless;
 pub mod invites;
+pub mod join;
 pub mod kv;
 pub mod locks;
 pub mod nodes;
