@@ -24,8 +24,30 @@ pub enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
-    /// Print a resource as YAML: `cluster_auth_preference`, `role [NAME]`, ...
-    Get { kind: String, name: Option<String> },
+    /// Print a resource as YAML: `cluster_auth_preference`, `role [NAME]`, ...; or
+    /// `cert_authority --type=user|host` as one OpenSSH public key line.
+    Get {
+        kind: String,
+        name: Option<String>,
+        /// With `cert_authority`: `user` (for sshd's `TrustedUserCAKeys`) or `host`.
+        #[arg(long = "type", value_name = "TYPE")]
+        ca_type: Option<String>,
+    },
+    /// Join tokens for nodes.
+    Tokens {
+        #[command(subcommand)]
+        command: TokensCommand,
+    },
+    /// Host keys and certificates for agentless nodes.
+    Auth {
+        #[command(subcommand)]
+        command: AuthCommand,
+    },
+    /// The node inventory.
+    Nodes {
+        #[command(subcommand)]
+        command: NodesCommand,
+    },
     /// Create or update a resource from a YAML file (`-` reads standard input).
     Create {
         /// Overwrite the resource if it exists.
@@ -97,4 +119,45 @@ pub enum LocksCommand {
     },
     /// Remove a lock.
     Rm { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Create a single-use join token; prints it once.
+    Add {
+        /// What joins with it: `node`.
+        #[arg(long = "type", value_name = "TYPE")]
+        kind: String,
+        /// How long it lives (90, 45s, 30m, 1h); default 30 minutes.
+        #[arg(long)]
+        ttl: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Make a host key and a host certificate for a stock sshd (`HostKey`, `HostCertificate`).
+    Sign {
+        /// The host name the certificate names; users connect to it by this name.
+        #[arg(long)]
+        host: String,
+        /// Writes PREFIX (private key, 0600) and PREFIX-cert.pub.
+        #[arg(long, value_name = "PREFIX")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NodesCommand {
+    /// Register an agentless node (a stock sshd trusting the user CA).
+    Add {
+        #[arg(long)]
+        name: String,
+        /// Where the proxy reaches its SSH server, host:port.
+        #[arg(long)]
+        addr: String,
+        /// `name=value,...`.
+        #[arg(long, default_value = "")]
+        labels: String,
+    },
 }

@@ -26,22 +26,25 @@ impl AdminClient {
         AdminClient { http, token }
     }
 
-    fn call(&self, method: Method, path: impl Into<String>) -> Call {
+    pub(crate) fn call(&self, method: Method, path: impl Into<String>) -> Call {
         Call::new(method, path).bearer(&self.token)
     }
 
-    async fn json<T: serde::de::DeserializeOwned>(&self, call: Call) -> Result<T, AdminError> {
+    pub(crate) async fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        call: Call,
+    ) -> Result<T, AdminError> {
         self.http.json(&call).await.map_err(api_error)
     }
 
-    async fn text(&self, mut call: Call) -> Result<String, AdminError> {
+    pub(crate) async fn text(&self, mut call: Call) -> Result<String, AdminError> {
         call.accept = YAML_TYPE;
         let body = self.http.expect_ok(&call).await.map_err(api_error)?;
         String::from_utf8(body.to_vec())
             .map_err(|_| AdminError::Protocol("the proxy answered YAML that is not UTF-8".into()))
     }
 
-    async fn no_content(&self, call: Call) -> Result<(), AdminError> {
+    pub(crate) async fn no_content(&self, call: Call) -> Result<(), AdminError> {
         self.http.expect_ok(&call).await.map(|_| ()).map_err(api_error)
     }
 

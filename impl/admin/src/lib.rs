@@ -5,6 +5,7 @@
 //! |---|---|
 //! | [`cli`] | the command line |
 //! | [`identity`] | reading `<data-dir>/admin-identity.json` and the proxy it names |
+//! | [`cluster`] | join tokens, CA keys, host certificates and agentless nodes |
 //! | [`client`] | the typed calls of the administration API |
 //! | [`output`] | tables, times and durations as people read them |
 //! | [`mod@run`] | command dispatch and exit codes |
@@ -15,6 +16,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod cluster;
 pub mod identity;
 pub mod output;
 pub mod run;

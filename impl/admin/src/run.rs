@@ -11,6 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::cli::{Cli, Command, LocksCommand, RolesCommand, UsersCommand};
 use crate::client::AdminClient;
+use crate::cluster;
 use crate::output;
 
 /// Largest resource file read: a resource is a few hundred bytes of YAML.
@@ -88,7 +89,13 @@ async fn execute(cli: Cli, env: &mut AdminEnv) -> Result<(), AdminError> {
     let client = connect(&data_dir, env.net.clone())?;
     let out = match cli.command {
         Command::Users { command } => users(&client, command, env).await?,
-        Command::Get { kind, name } => client.resource(&kind, name.as_deref()).await?,
+        Command::Get { kind, ca_type, .. } if kind == "cert_authority" => {
+            cluster::cert_authority(&client, ca_type.as_deref()).await?
+        }
+        Command::Get { kind, name, .. } => client.resource(&kind, name.as_deref()).await?,
+        Command::Tokens { command } => cluster::tokens(&client, command).await?,
+        Command::Auth { command } => cluster::auth(&client, command).await?,
+        Command::Nodes { command } => cluster::nodes(&client, command).await?,
         Command::Create { force, file } => {
             let yaml = read_resource(&file, env).await?;
             serde_yaml::from_str::<serde_yaml::Value>(&yaml).map_err(|e| {
