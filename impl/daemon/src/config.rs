@@ -249,8 +249,8 @@ fn parse_roles(name: &'static str, list: Vec<String>) -> Result<Vec<Role>, Confi
             "node" => {
                 return Err(field(
                     name,
-                    "role `node` is not available in this version of hwad yet; run it with \
-                     --roles auth,proxy",
+                    "role `node` runs alone in its own hwad: `hwad start --roles=node \
+                     --auth-server=ADDR --token=TOKEN --name=NAME --listen=IP:PORT --data-dir DIR`",
                 ));
             }
             other => {
@@ -347,7 +347,7 @@ mod tests {
             ..StartFlags::default()
         })
         .expect_err("node refused");
-        assert!(err.to_string().starts_with("--roles: role `node` is not available"), "{err}");
+        assert!(err.to_string().starts_with("--roles: role `node` runs alone"), "{err}");
     }
 
     #[test]

@@ -11,12 +11,13 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use hwa_auth::join::Membership;
 use hwa_auth::{AuthConfig, AuthService, PasswordHashing, Seams};
 use hwa_core::admin::{ADMIN_IDENTITY_FILE, AdminIdentity};
 use hwa_core::clock::SystemClock;
 use hwa_core::entropy::OsEntropy;
 use hwa_core::net::TokioNetwork;
-use hwa_proxy::{BoundProxy, ProxyConfig};
+use hwa_proxy::{BoundProxy, NodeGateway, ProxyConfig};
 use hwa_store::sqlite::SqliteStore;
 
 use crate::config::{ConfigError, PublicSettings, StartConfig};
@@ -46,6 +47,7 @@ pub enum StartError {
 pub struct Daemon {
     proxy: BoundProxy,
     auth: AuthService,
+    gateway: NodeGateway,
     public: PublicSettings,
     data_dir: PathBuf,
     identity_path: PathBuf,
@@ -79,8 +81,11 @@ impl Daemon {
             url_scheme: public.url_scheme.to_owned(),
             password_hashing: PasswordHashing::Standard,
         };
-        let seams = Seams { store, clock, entropy: OsEntropy::shared() };
+        let entropy = OsEntropy::shared();
+        let seams = Seams { store: store.clone(), clock: clock.clone(), entropy: entropy.clone() };
         let (auth, _first_token) = AuthService::open(auth_config, seams).await?;
+        let membership = Membership::open(store, clock, entropy, &public.cluster_name).await?;
+        let gateway = NodeGateway { membership, net };
         let token = auth.rotate_admin_token().await?;
 
         let identity = AdminIdentity {
@@ -97,7 +102,14 @@ impl Daemon {
             identity = %identity_path.display(),
             "hwad started"
         );
-        Ok(Daemon { proxy, auth, public, data_dir: config.data_dir.clone(), identity_path })
+        Ok(Daemon {
+            proxy,
+            auth,
+            gateway,
+            public,
+            data_dir: config.data_dir.clone(),
+            identity_path,
+        })
     }
 
     /// The address the proxy listens on.
@@ -134,7 +146,7 @@ impl Daemon {
 
     /// Serves until `shutdown` completes, then drains in-flight requests.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
-        self.proxy.serve(self.auth, shutdown).await;
+        self.proxy.serve_with_nodes(self.auth, self.gateway, shutdown).await;
         tracing::info!("hwad stopped");
     }
 }

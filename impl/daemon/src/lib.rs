@@ -14,6 +14,7 @@
 pub mod config;
 pub mod daemon;
 pub mod logging;
+pub mod node;
 pub mod signals;
 
 pub use config::{ConfigError, FileConfig, StartConfig, StartFlags};

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use hwa_daemon::node::{NodeFlags, run_node};
 use hwa_daemon::{Daemon, FileConfig, StartConfig, StartFlags, logging, signals};
 
 #[derive(Debug, Parser)]
@@ -38,9 +39,21 @@ struct StartArgs {
     /// TOML configuration file.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Roles to run, comma-separated.
+    /// Roles to run, comma-separated: `auth,proxy` (the default), or `node` alone.
     #[arg(long, value_name = "ROLES")]
     roles: Option<String>,
+    /// With `--roles=node`: the proxy to join through, host:port.
+    #[arg(long, value_name = "ADDR")]
+    auth_server: Option<String>,
+    /// With `--roles=node`: the join token of `hwactl tokens add --type=node`.
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
+    /// With `--roles=node`: the node's name (default: the host name).
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    /// With `--roles=node`: labels, `name=value,...`.
+    #[arg(long, value_name = "LABELS", default_value = "")]
+    labels: String,
 }
 
 #[tokio::main]
@@ -63,6 +76,9 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn start(args: StartArgs) -> anyhow::Result<()> {
+    if args.roles.as_deref().map(str::trim) == Some("node") {
+        return start_node(args).await;
+    }
     let file = match &args.config {
         Some(path) => Some(FileConfig::load(path)?),
         None => None,
@@ -80,5 +96,20 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         println!("{}", daemon.next_steps());
     }
     daemon.run(signals::shutdown()).await;
+    Ok(())
+}
+
+/// `hwad start --roles=node ...`: joins and serves SSH.
+async fn start_node(args: StartArgs) -> anyhow::Result<()> {
+    let flags = NodeFlags {
+        auth_server: args.auth_server.context("--auth-server: a node needs the proxy address")?,
+        token: args.token,
+        name: args.name.context("--name: a node needs a name")?,
+        labels: args.labels,
+        listen: args.listen.context("--listen: a node needs ip:port to serve SSH on")?,
+        data_dir: args.data_dir.context("--data-dir: a node needs a data directory")?,
+    };
+    run_node(&flags, signals::shutdown()).await.context("the node stopped")?;
+    tracing::info!("hwad node stopped");
     Ok(())
 }

@@ -88,7 +88,7 @@ fn hwad_dev_starts_on_a_free_port_answers_ping_and_stops_on_sigterm() {
 }
 
 #[test]
-fn the_node_role_is_refused_with_a_clear_message() {
+fn the_node_role_beside_others_is_refused_with_a_clear_message() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let output = hwad()
         .args(["start", "--dev", "--roles", "auth,proxy,node", "--data-dir"])
@@ -97,7 +97,7 @@ fn the_node_role_is_refused_with_a_clear_message() {
         .expect("hwad runs");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("role `node` is not available"), "{stderr}");
+    assert!(stderr.contains("role `node` runs alone"), "{stderr}");
 }
 
 #[test]
