@@ -20,6 +20,7 @@ use crate::http::Trust;
 use crate::nodes::{ListParams, LoginChoice, parse_labels};
 use crate::profile::ProfileStore;
 use crate::proxy_url::ProxyUrl;
+use crate::remote::RemoteCluster;
 use crate::session::{LoginParams, SignupParams};
 
 /// The `--auth` value that selects headless login.
@@ -132,10 +133,12 @@ pub enum Invocation {
         login: String,
         host: String,
         command: Vec<String>,
+        cluster: RemoteCluster,
     },
     Scp {
         recursive: bool,
         paths: Vec<String>,
+        cluster: RemoteCluster,
     },
     Login(LoginParams),
     Signup(SignupParams),
@@ -209,10 +212,12 @@ impl Resolver<'_> {
                 }
                 let ssh_login =
                     ssh_login.clone().or(from_target).unwrap_or(self.env.os_user.clone());
-                Invocation::Ssh { login: ssh_login, host, command: command.clone() }
+                let cluster = self.remote_cluster(login)?;
+                Invocation::Ssh { login: ssh_login, host, command: command.clone(), cluster }
             }
             Command::Scp { recursive, paths } => {
-                Invocation::Scp { recursive: *recursive, paths: paths.clone() }
+                let cluster = self.remote_cluster(login)?;
+                Invocation::Scp { recursive: *recursive, paths: paths.clone(), cluster }
             }
             other => {
                 if login == LoginChoice::Headless {
@@ -326,6 +331,25 @@ impl Resolver<'_> {
     }
 
     /// The user and whether it is the OS user by default (SPEC HL-02).
+    /// What `hwa ssh` and `hwa scp` need; only headless logins reach nodes in this version.
+    fn remote_cluster(&mut self, login: LoginChoice) -> Result<RemoteCluster, ClientError> {
+        if login == LoginChoice::Session {
+            return Err(ClientError::Usage(
+                "hwa ssh and hwa scp log in with --headless in this version; a session profile \
+                 cannot reach nodes yet"
+                    .into(),
+            ));
+        }
+        let (user, _) = self.user();
+        Ok(RemoteCluster {
+            proxy: self.proxy()?,
+            trust: self.trust(),
+            user,
+            mlock: self.mlock()?,
+            default_login: self.env.os_user.clone(),
+        })
+    }
+
     fn user(&self) -> (String, bool) {
         match self.cli.user.as_deref().or(self.env.var("HWA_USER")) {
             Some(u) => (u.to_owned(), false),
@@ -490,7 +514,7 @@ mod tests {
     fn ssh_and_scp_accept_headless_and_parse_their_arguments() {
         let r = resolve_with("ssh --headless --proxy=p root@node1 uname -a", &[]).unwrap();
         match r.invocation {
-            Invocation::Ssh { login, host, command } => {
+            Invocation::Ssh { login, host, command, .. } => {
                 assert_eq!((login.as_str(), host.as_str()), ("root", "node1"));
                 assert_eq!(command, vec!["uname", "-a"]);
             }
@@ -499,7 +523,7 @@ mod tests {
         let r = resolve_with("ssh --headless node1", &[]).unwrap();
         assert!(matches!(r.invocation, Invocation::Ssh { ref login, .. } if login == "osuser"));
         let r = resolve_with("scp --headless -r a:/x b:/y", &[]).unwrap();
-        assert!(matches!(r.invocation, Invocation::Scp { recursive: true, ref paths }
+        assert!(matches!(r.invocation, Invocation::Scp { recursive: true, ref paths, .. }
                 if paths.len() == 2));
     }
 

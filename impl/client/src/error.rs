@@ -56,6 +56,9 @@ pub enum ClientError {
     Io { context: String, source: std::io::Error },
     #[error("{0} is not available yet in this build; use `hwa ls` for now")]
     NotAvailable(&'static str),
+    /// A node refused or failed (`hwa ssh`, `hwa scp`).
+    #[error("{0}")]
+    Remote(String),
 }
 
 impl ClientError {

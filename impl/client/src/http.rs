@@ -64,6 +64,8 @@ pub struct Call {
     pub body: Option<(Bytes, &'static str)>,
     pub accept: &'static str,
     pub timeout: Option<Duration>,
+    /// `Upgrade` protocol to ask for (with `Connection: upgrade`), for [`HttpClient::upgrade`].
+    pub upgrade: Option<&'static str>,
 }
 
 impl Call {
@@ -75,6 +77,7 @@ impl Call {
             body: None,
             accept: "application/json",
             timeout: Some(CALL_TIMEOUT),
+            upgrade: None,
         }
     }
 
@@ -135,6 +138,25 @@ impl HttpClient {
             }
             None => self.send_inner(call).await,
         }
+    }
+
+    /// Sends `call` (which names an `upgrade` protocol) and returns the raw connection once
+    /// the proxy answers `101 Switching Protocols`; any other answer becomes an error.
+    pub async fn upgrade(&self, call: &Call) -> Result<hwa_core::net::BoxStream, ClientError> {
+        let answer = self.send(call).await?;
+        if answer.status() != StatusCode::SWITCHING_PROTOCOLS {
+            let status = answer.status().as_u16();
+            let body = Limited::new(answer.into_body(), RESPONSE_MAX_BYTES)
+                .collect()
+                .await
+                .map_err(|e| self.transport(format!("reading the answer failed: {e}")))?
+                .to_bytes();
+            return Err(from_error_answer(status, &body));
+        }
+        let upgraded = hyper::upgrade::on(answer)
+            .await
+            .map_err(|e| self.transport(format!("the tunnel did not open: {e}")))?;
+        Ok(Box::pin(TokioIo::new(upgraded)))
     }
 
     /// Sends `call` and reads the whole body; any status is returned as it is.
@@ -215,7 +237,7 @@ impl HttpClient {
             .await
             .map_err(|e| self.transport(format!("HTTP handshake failed: {e}")))?;
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            if let Err(e) = conn.with_upgrades().await {
                 tracing::debug!(error = %e, "proxy connection ended with an error");
             }
         });
@@ -229,6 +251,10 @@ impl HttpClient {
             .header(header::HOST, self.proxy.authority())
             .header(header::ACCEPT, call.accept)
             .header(header::USER_AGENT, concat!("hwa/", env!("CARGO_PKG_VERSION")));
+        if let Some(protocol) = call.upgrade {
+            builder =
+                builder.header(header::CONNECTION, "upgrade").header(header::UPGRADE, protocol);
+        }
         if let Some(auth) = &call.authorization {
             let mut value = HeaderValue::from_str(auth)
                 .map_err(|_| ClientError::Protocol("authorization is not a header value".into()))?;

@@ -22,6 +22,7 @@
 //! | [`mod@approve`] | `hwa headless approve` and `hwa headless watch` |
 //! | [`sse`] | a server-sent events parser for `/webapi/headless/events` |
 //! | [`nodes`] | `hwa ls` |
+//! | [`remote`] | `hwa ssh` and `hwa scp` through the proxy's node tunnel |
 //! | [`mod@run`] | command dispatch and exit codes |
 //!
 //! # Running under the simulator
@@ -48,6 +49,7 @@ pub mod http;
 pub mod mlock;
 pub mod nodes;
 pub mod profile;
+pub mod remote;
 pub mod proxy_url;
 pub mod run;
 pub mod secret;

@@ -5,11 +5,12 @@ use crate::cli::{Invocation, resolve};
 use crate::env::ClientEnv;
 use crate::error::{ClientError, EXIT_ERROR, EXIT_OK};
 use crate::nodes::{list_nodes, table};
+use crate::remote::{ScpParams, SshParams, scp, ssh};
 
 /// Runs `hwa` with `args` (the program name first) in `env` and returns the exit status.
 pub async fn run(args: Vec<String>, mut env: ClientEnv) -> u8 {
     match run_command(&args, &mut env).await {
-        Ok(()) => EXIT_OK,
+        Ok(code) => code,
         Err(e) => {
             // Standard error may itself be gone; the exit status still tells.
             let _ = env.say(&format!("error: {e}")).await;
@@ -18,12 +19,13 @@ pub async fn run(args: Vec<String>, mut env: ClientEnv) -> u8 {
     }
 }
 
-async fn run_command(args: &[String], env: &mut ClientEnv) -> Result<(), ClientError> {
+/// Runs the command; `Ok` carries the exit status (a remote command's own, for `hwa ssh`).
+async fn run_command(args: &[String], env: &mut ClientEnv) -> Result<u8, ClientError> {
     let resolved = resolve(args, env)?;
     for note in &resolved.notes {
         env.say(note).await.map_err(|e| ClientError::io("writing to standard error", e))?;
     }
-    match resolved.invocation {
+    let done = match resolved.invocation {
         Invocation::Help(text) => {
             env.term.out(&text).await.map_err(|e| ClientError::io("writing to standard output", e))
         }
@@ -34,13 +36,19 @@ async fn run_command(args: &[String], env: &mut ClientEnv) -> Result<(), ClientE
                 .await
                 .map_err(|e| ClientError::io("writing to standard output", e))
         }
-        Invocation::Ssh { .. } => Err(ClientError::NotAvailable("hwa ssh")),
-        Invocation::Scp { .. } => Err(ClientError::NotAvailable("hwa scp")),
+        Invocation::Ssh { login, host, command, cluster } => {
+            let params = SshParams { cluster, login, host, command };
+            return ssh(env, &params).await;
+        }
+        Invocation::Scp { recursive, paths, cluster } => {
+            scp(env, &ScpParams { cluster, recursive, paths }).await.map(|_| ())
+        }
         Invocation::Login(params) => crate::session::login(env, &params).await.map(|_| ()),
         Invocation::Signup(params) => crate::session::signup(env, &params).await.map(|_| ()),
         Invocation::Approve(params) => crate::approve::approve(env, &params).await.map(|_| ()),
         Invocation::Watch(params) => crate::approve::watch(env, &params).await.map(|_| ()),
-    }
+    };
+    done.map(|()| EXIT_OK)
 }
 
 /// Exit status for a failure outside any command (the runtime could not start).
@@ -61,12 +69,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn ssh_answers_not_available_yet_with_status_one() {
-        let args: Vec<String> = ["hwa", "ssh", "--headless", "--proxy=p", "node1"]
+    async fn ssh_without_a_command_is_a_usage_error() {
+        let args: Vec<String> = ["hwa", "ssh", "--headless", "--proxy=localhost:1", "node1"]
             .iter()
             .map(|s| s.to_string())
             .collect();
-        assert_eq!(run(args, test_env()).await, EXIT_ERROR);
+        assert_eq!(run(args, test_env()).await, crate::error::EXIT_USAGE);
     }
 
     #[tokio::test]
