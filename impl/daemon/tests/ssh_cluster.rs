@@ -1,0 +1,252 @@
+//! A live cluster of real processes: `hwad --dev`, two `hwad --roles=node` joined with
+//! `hwactl tokens add`, and a user whose role requires per-session MFA. `hwa ssh --headless`
+//! and `hwa scp --headless` (node1 → node2) each work with one approval given by
+//! `hwa headless approve --skip-confirm` from another process (SPEC HL-19), and a login the
+//! role does not permit is refused after approval (SPEC HL-20).
+//!
+//! The `hwa` and `hwactl` binaries are taken from the directory cargo put `hwad` in; build
+//! them first: `cargo build -p hwa-client -p hwa-admin`. The nodes serve the OS user running
+//! the test as the login.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use hwa_core::admin::{ADMIN_IDENTITY_FILE, AdminIdentity};
+
+/// How long a process may take to start or print its request.
+const WAIT: Duration = Duration::from_secs(60);
+/// Interval between looks.
+const POLL: Duration = Duration::from_millis(100);
+/// The password `hwa signup` reads from `HWA_PASSWORD`.
+const PASSWORD: &str = "correct-horse-battery-staple";
+
+/// Children killed when the test ends, whatever its outcome.
+struct Procs(Vec<Child>);
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+struct Cluster {
+    tmp: tempfile::TempDir,
+    proxy: String,
+    login: String,
+    _procs: Procs,
+}
+
+fn bin(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_BIN_EXE_hwad")).parent().expect("bin dir").to_path_buf();
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} missing; run `cargo build -p hwa-client -p hwa-admin`",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.env("HWA_LOG", "warn").output().expect("runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn hwactl(data: &Path, args: &[&str]) -> String {
+    let out = run(Command::new(bin("hwactl")).arg("--data-dir").arg(data).args(args));
+    String::from_utf8(out.stdout).expect("utf8")
+}
+
+fn wait_for_identity(child: &mut Child, dir: &Path) -> AdminIdentity {
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        if let Ok(bytes) = std::fs::read(dir.join(ADMIN_IDENTITY_FILE))
+            && let Ok(identity) = serde_json::from_slice(&bytes)
+        {
+            return identity;
+        }
+        assert!(child.try_wait().expect("wait").is_none(), "hwad exited early");
+        std::thread::sleep(POLL);
+    }
+    panic!("no admin identity after {WAIT:?}");
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + WAIT;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(POLL);
+    }
+}
+
+fn start_cluster() -> Cluster {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let auth_dir = tmp.path().join("auth");
+    let mut auth = Command::new(env!("CARGO_BIN_EXE_hwad"))
+        .args(["start", "--dev", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&auth_dir)
+        .env("HWA_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("hwad");
+    let identity = wait_for_identity(&mut auth, &auth_dir);
+    let port = identity.proxy_addr.rsplit_once(':').expect("port").1.to_owned();
+    let proxy = format!("localhost:{port}");
+    let mut procs = Procs(vec![auth]);
+
+    let role = tmp.path().join("role.yaml");
+    std::fs::write(
+        &role,
+        "kind: role\nversion: v1\nmetadata:\n  name: mfa-dev\nspec:\n  logins: \
+         ['{{internal.logins}}']\n  node_labels:\n    env: [dev]\n  require_session_mfa: true\n",
+    )
+    .expect("role file");
+    hwactl(&auth_dir, &["create", role.to_str().expect("path")]);
+
+    for name in ["node1", "node2"] {
+        let token = hwactl(&auth_dir, &["tokens", "add", "--type=node"]);
+        let token = token.lines().next().expect("token line").to_owned();
+        let port = free_port();
+        let node = Command::new(env!("CARGO_BIN_EXE_hwad"))
+            .args(["start", "--roles=node"])
+            .arg(format!("--auth-server={proxy}"))
+            .arg(format!("--token={token}"))
+            .arg(format!("--name={name}"))
+            .arg("--labels=env=dev")
+            .arg(format!("--listen=127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(tmp.path().join(name))
+            .env("HWA_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("hwad node");
+        procs.0.push(node);
+        wait_for_port(port);
+    }
+
+    let login = whoami();
+    let added =
+        hwactl(&auth_dir, &["users", "add", "alice", "--logins", &login, "--roles", "mfa-dev"]);
+    let invite =
+        added.split_whitespace().find(|w| w.starts_with("http://")).expect("invite URL").to_owned();
+    let cluster = Cluster { tmp, proxy, login, _procs: procs };
+    run(cluster.hwa().args(["signup", &invite, &cluster.key_arg()]));
+    cluster
+}
+
+fn whoami() -> String {
+    let out = run(&mut Command::new("id").arg("-un"));
+    String::from_utf8(out.stdout).expect("utf8").trim().to_owned()
+}
+
+impl Cluster {
+    fn hwa(&self) -> Command {
+        let home = self.tmp.path().join("home");
+        std::fs::create_dir_all(&home).expect("home");
+        let mut cmd = Command::new(bin("hwa"));
+        cmd.env("HOME", &home).env("HWA_PASSWORD", PASSWORD).env("HWA_LOG", "warn");
+        cmd
+    }
+
+    fn key_arg(&self) -> String {
+        format!("--authenticator-file={}", self.tmp.path().join("alice-key.json").display())
+    }
+
+    /// Runs `hwa args...`, approves the request it prints, and returns its output and the
+    /// number of distinct requests it printed (one approval each).
+    fn approved(&self, args: &[&str]) -> (Output, usize) {
+        let err_path = self.tmp.path().join("hwa.err");
+        let err_file = std::fs::File::create(&err_path).expect("stderr file");
+        let child =
+            self.hwa().args(args).stdout(Stdio::piped()).stderr(err_file).spawn().expect("hwa");
+        let deadline = Instant::now() + WAIT;
+        let id = loop {
+            let text = std::fs::read_to_string(&err_path).unwrap_or_default();
+            if let Some(at) = text.find("/web/headless/") {
+                let rest = &text[at + "/web/headless/".len()..];
+                break rest.split_whitespace().next().expect("id").to_owned();
+            }
+            assert!(Instant::now() < deadline, "no request printed: {text}");
+            std::thread::sleep(POLL);
+        };
+        let proxy = format!("--proxy={}", self.proxy);
+        run(self.hwa().args([
+            "headless",
+            "approve",
+            &proxy,
+            &self.key_arg(),
+            "--skip-confirm",
+            &id,
+        ]));
+        let mut output = child.wait_with_output().expect("hwa ends");
+        std::fs::File::open(&err_path)
+            .expect("stderr")
+            .read_to_end(&mut output.stderr)
+            .expect("read stderr");
+        let text = String::from_utf8_lossy(&output.stderr).into_owned();
+        let mut ids: Vec<&str> = text
+            .split("/web/headless/")
+            .skip(1)
+            .filter_map(|rest| rest.split_whitespace().next())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        (output, ids.len())
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn ssh_and_scp_through_the_proxy_need_one_approval_each_and_keep_access_rules() {
+    let cluster = start_cluster();
+    let proxy = format!("--proxy={}", cluster.proxy);
+    let target = format!("{}@node1", cluster.login);
+
+    let (out, approvals) =
+        cluster.approved(&["ssh", "--headless", &proxy, "--user=alice", &target, "uname", "-a"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("Linux"), "{stdout}");
+    assert_eq!(approvals, 1, "one request, one approval");
+
+    let (out, _) =
+        cluster.approved(&["ssh", "--headless", &proxy, "--user=alice", &target, "exit", "7"]);
+    assert_eq!(out.status.code(), Some(7), "the remote exit status is passed through");
+
+    let src_dir = cluster.tmp.path().join("src");
+    let dst_dir = cluster.tmp.path().join("dst");
+    std::fs::create_dir_all(&src_dir).expect("src");
+    std::fs::create_dir_all(&dst_dir).expect("dst");
+    std::fs::write(src_dir.join("data.txt"), b"from node1\n").expect("data");
+    let from = format!("{}@node1:{}", cluster.login, src_dir.join("data.txt").display());
+    let to = format!("{}@node2:{}/", cluster.login, dst_dir.display());
+    let (out, approvals) =
+        cluster.approved(&["scp", "--headless", &proxy, "--user=alice", &from, &to]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(approvals, 1, "one approval covers both nodes");
+    assert_eq!(std::fs::read(dst_dir.join("data.txt")).expect("copied"), b"from node1\n");
+
+    let (out, _) =
+        cluster.approved(&["ssh", "--headless", &proxy, "--user=alice", "nobody@node1", "id"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("may not use login(s) nobody"), "{stderr}");
+}
