@@ -123,7 +123,8 @@ pub fn decision_markdown(r: &decision::Report, findings: &str) -> String {
     let _ = writeln!(
         out,
         "| pending | background users | pending records before / after | setup | of which \
-         filling | of which settling | background age at end | peak RSS, benchmark process | peak RSS, helper |"
+         filling | of which settling | background age at end | peak RSS, benchmark process \
+         | peak RSS, helper |"
     );
     let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for c in &r.cases {
@@ -146,7 +147,8 @@ pub fn decision_markdown(r: &decision::Report, findings: &str) -> String {
         out,
         "\n*Setup* is the fresh cluster, the signups (password hashing `{}`), the event streams \
          and the background logins until all were pending, then until the store's queue drained (a \
-         no-op store command answering within 20 ms three times running). *Background age at end* must stay \
+         no-op store command answering within 20 ms three times running). *Background age at \
+         end* must stay \
          under the 180 s request lifetime, or background logins start timing out and \
          restarting. The benchmark process holds the auth service, proxy, store, approver, \
          measured client and the client ends of the event streams; its peak RSS (`VmHWM`) is \
