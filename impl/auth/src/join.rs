@@ -421,3 +421,101 @@ fn source_address_of(header: &str) -> Option<String> {
     let cert = Certificate::from_bytes(&bytes).ok()?;
     cert.critical_options().get(OPT_SOURCE_ADDRESS).cloned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    fn caller(nodes: &[&str], mfa: bool) -> CertCaller {
+        CertCaller {
+            user: "alice".into(),
+            principals: vec!["alice".into()],
+            nodes: nodes.iter().map(|n| n.to_string()).collect(),
+            credential_id: mfa.then(|| "AAAA".into()),
+        }
+    }
+
+    fn permissions(mfa: bool) -> Permissions {
+        Permissions {
+            logins: BTreeSet::from(["alice".to_string()]),
+            node_labels: vec![BTreeMap::from([("*".to_string(), vec!["*".to_string()])])],
+            require_session_mfa: mfa,
+        }
+    }
+
+    fn node(name: &str) -> NodeView {
+        NodeView { name: name.into(), addr: "127.0.0.1:22".into(), labels: BTreeMap::new() }
+    }
+
+    const PEER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    fn denial(result: Result<(), JoinError>) -> String {
+        match result {
+            Err(JoinError::AccessDenied(why)) => why,
+            other => panic!("expected access denied, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_certificate_for_node1_is_refused_on_node2() {
+        let c = caller(&["node1"], true);
+        assert!(
+            check_certificate_scope(&c, None, &permissions(true), &node("node1"), "alice", PEER)
+                .is_ok()
+        );
+        let why = denial(check_certificate_scope(
+            &c,
+            None,
+            &permissions(true),
+            &node("node2"),
+            "alice",
+            PEER,
+        ));
+        assert!(why.contains("node(s) node1 only, not node2"), "{why}");
+    }
+
+    #[test]
+    fn a_login_the_roles_do_not_permit_is_refused_naming_the_login_and_the_permitted_ones() {
+        let c = caller(&[], true);
+        let why = denial(check_certificate_scope(
+            &c,
+            None,
+            &permissions(false),
+            &node("n"),
+            "root",
+            PEER,
+        ));
+        assert!(why.contains("may not log in as root") && why.contains("[alice]"), "{why}");
+    }
+
+    #[test]
+    fn a_role_with_session_mfa_refuses_a_certificate_without_the_mfa_extension() {
+        let c = caller(&[], false);
+        let why = denial(check_certificate_scope(
+            &c,
+            None,
+            &permissions(true),
+            &node("n"),
+            "alice",
+            PEER,
+        ));
+        assert!(why.contains("per-session MFA"), "{why}");
+        assert!(
+            check_certificate_scope(&c, None, &permissions(false), &node("n"), "alice", PEER)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_certificate_used_from_another_address_is_refused() {
+        let c = caller(&[], true);
+        let p = permissions(true);
+        let why =
+            denial(check_certificate_scope(&c, Some("192.0.2.7"), &p, &node("n"), "alice", PEER));
+        assert!(why.contains("only from 192.0.2.7"), "{why}");
+        assert!(
+            check_certificate_scope(&c, Some("127.0.0.1"), &p, &node("n"), "alice", PEER).is_ok()
+        );
+    }
+}
