@@ -5,5 +5,10 @@
 //!
 //! It is a workspace member of its own because chromiumoxide and its generated protocol types
 //! take long to compile; `cargo test -p hwa-browser-tests` builds and runs it on its own.
-//! Without Chromium the tests say they skipped, unless the environment variable `CI` is set,
-//! in which case they fail (`ci/install-deps.sh` installs Chromium).
+//! Chromium is `$HWA_CHROMIUM` when set, else `/usr/bin/chromium`, else `chromium` on the
+//! PATH. Without it the tests say they skipped, unless the environment variable `CI` is set, in
+//! which case they fail (`ci/install-deps.sh` installs Chromium).
+//!
+//! ```text
+//! cargo test -p hwa-browser-tests            # screenshots land in reports/screenshots/
+//! ```
