@@ -102,7 +102,8 @@ pub async fn ssh(env: &mut ClientEnv, params: &SshParams) -> Result<u8, ClientEr
         nodes: vec![params.host.clone()],
     };
     let identity = Arc::new(login(env, &params.cluster, scope).await?);
-    let conn = open(env, &params.cluster, &identity, &params.host, &params.login).await?;
+    let seams = Seams { net: env.net.clone(), clock: env.clock.clone() };
+    let conn = open(&seams, &params.cluster, &identity, &params.host, &params.login).await?;
     let output = conn.exec(&command).await.map_err(ssh_error)?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -140,15 +141,16 @@ pub async fn scp(env: &mut ClientEnv, params: &ScpParams) -> Result<u64, ClientE
     }
     let scope = RequestScope { command: format!("scp {}", params.paths.join(" ")), logins, nodes };
     let identity = Arc::new(login(env, &params.cluster, scope).await?);
+    let seams = Seams { net: env.net.clone(), clock: env.clock.clone() };
     let mut copied = 0u64;
     for src in &srcs {
-        copied += copy_one(env, &params.cluster, &identity, src, &dst, params.recursive).await?;
+        copied += copy_one(&seams, &params.cluster, &identity, src, &dst, params.recursive).await?;
     }
     Ok(copied)
 }
 
 async fn copy_one(
-    env: &ClientEnv,
+    seams: &Seams,
     cluster: &RemoteCluster,
     identity: &Arc<HeadlessIdentity>,
     src: &Endpoint,
@@ -160,12 +162,12 @@ async fn copy_one(
             Err(ClientError::Usage("both paths are local; use cp".into()))
         }
         (Endpoint::Local(local), Endpoint::Remote { login, host, path }) => {
-            let conn = open(env, cluster, identity, host, login).await?;
+            let conn = open(seams, cluster, identity, host, login).await?;
             let sftp = conn.sftp().await.map_err(ssh_error)?;
             sftp.upload(local, path, recursive).await.map_err(ssh_error)
         }
         (Endpoint::Remote { login, host, path }, Endpoint::Local(local)) => {
-            let conn = open(env, cluster, identity, host, login).await?;
+            let conn = open(seams, cluster, identity, host, login).await?;
             let sftp = conn.sftp().await.map_err(ssh_error)?;
             sftp.download(path, local, recursive).await.map_err(ssh_error)
         }
@@ -173,8 +175,8 @@ async fn copy_one(
             Endpoint::Remote { login: src_login, host: src_host, path: src_path },
             Endpoint::Remote { login: dst_login, host: dst_host, path: dst_path },
         ) => {
-            let from = open(env, cluster, identity, src_host, src_login).await?;
-            let to = open(env, cluster, identity, dst_host, dst_login).await?;
+            let from = open(seams, cluster, identity, src_host, src_login).await?;
+            let to = open(seams, cluster, identity, dst_host, dst_login).await?;
             let from_sftp = from.sftp().await.map_err(ssh_error)?;
             let to_sftp = to.sftp().await.map_err(ssh_error)?;
             hwa_ssh::copy_between(&from_sftp, src_path, &to_sftp, dst_path, recursive)
@@ -201,7 +203,7 @@ async fn login(
 
 /// An SSH connection to `host` as `login`, through the proxy.
 async fn open(
-    env: &ClientEnv,
+    seams: &Seams,
     cluster: &RemoteCluster,
     identity: &Arc<HeadlessIdentity>,
     host: &str,
@@ -212,10 +214,10 @@ async fn open(
     })?;
     let ca = PublicKey::from_openssh(host_ca)
         .map_err(|e| ClientError::Protocol(format!("the host CA is not an OpenSSH key: {e}")))?;
-    let http = HttpClient::new(env.net.clone(), cluster.proxy.clone(), &cluster.trust)?;
+    let http = HttpClient::new(seams.net.clone(), cluster.proxy.clone(), &cluster.trust)?;
     let tunnels = Arc::new(ProxyTunnels {
         http,
-        clock: env.clock.clone(),
+        clock: seams.clock.clone(),
         identity: identity.clone(),
         login: login.to_owned(),
         refusal: Mutex::new(None),
@@ -228,7 +230,7 @@ async fn open(
     };
     let ssh_identity =
         Identity { key: Arc::new(identity.private_key()), cert: identity.certificate.clone() };
-    match hwa_ssh::connect(&net, &env.clock, &target, &ssh_identity).await {
+    match hwa_ssh::connect(&net, &seams.clock, &target, &ssh_identity).await {
         Ok(conn) => Ok(conn),
         Err(e) => {
             // The proxy's refusal (access denied, unknown node) says more than "cannot reach".
@@ -240,6 +242,13 @@ async fn open(
 
 fn ssh_error(e: hwa_ssh::SshError) -> ClientError {
     ClientError::Remote(e.to_string())
+}
+
+/// The seams a connection needs, apart from the terminal (which is not `Sync`, so it must not
+/// be borrowed across the connection's awaits).
+struct Seams {
+    net: SharedNetwork,
+    clock: SharedClock,
 }
 
 /// Dials nodes by name through the proxy's tunnel endpoint.

@@ -12,7 +12,7 @@ use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hwa_core::admin::{ADMIN_IDENTITY_FILE, AdminIdentity};
 
@@ -53,6 +53,11 @@ fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// Looks at something every [`POLL`] for [`WAIT`] at most.
+fn attempts() -> u128 {
+    WAIT.as_millis() / POLL.as_millis()
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
@@ -74,8 +79,7 @@ fn hwactl(data: &Path, args: &[&str]) -> String {
 }
 
 fn wait_for_identity(child: &mut Child, dir: &Path) -> AdminIdentity {
-    let deadline = Instant::now() + WAIT;
-    while Instant::now() < deadline {
+    for _ in 0..attempts() {
         if let Ok(bytes) = std::fs::read(dir.join(ADMIN_IDENTITY_FILE))
             && let Ok(identity) = serde_json::from_slice(&bytes)
         {
@@ -88,11 +92,13 @@ fn wait_for_identity(child: &mut Child, dir: &Path) -> AdminIdentity {
 }
 
 fn wait_for_port(port: u16) {
-    let deadline = Instant::now() + WAIT;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
+    for _ in 0..attempts() {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
         std::thread::sleep(POLL);
     }
+    panic!("nothing listens on {port}");
 }
 
 fn start_cluster() -> Cluster {
@@ -153,7 +159,7 @@ fn start_cluster() -> Cluster {
 }
 
 fn whoami() -> String {
-    let out = run(&mut Command::new("id").arg("-un"));
+    let out = run(Command::new("id").arg("-un"));
     String::from_utf8(out.stdout).expect("utf8").trim().to_owned()
 }
 
@@ -177,14 +183,14 @@ impl Cluster {
         let err_file = std::fs::File::create(&err_path).expect("stderr file");
         let child =
             self.hwa().args(args).stdout(Stdio::piped()).stderr(err_file).spawn().expect("hwa");
-        let deadline = Instant::now() + WAIT;
+        let mut left = attempts();
         let id = loop {
             let text = std::fs::read_to_string(&err_path).unwrap_or_default();
             if let Some(at) = text.find("/web/headless/") {
                 let rest = &text[at + "/web/headless/".len()..];
                 break rest.split_whitespace().next().expect("id").to_owned();
             }
-            assert!(Instant::now() < deadline, "no request printed: {text}");
+            left = left.checked_sub(1).unwrap_or_else(|| panic!("no request printed: {text}"));
             std::thread::sleep(POLL);
         };
         let proxy = format!("--proxy={}", self.proxy);
@@ -249,4 +255,66 @@ fn ssh_and_scp_through_the_proxy_need_one_approval_each_and_keep_access_rules() 
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("may not use login(s) nobody"), "{stderr}");
+}
+
+/// Where Debian and Fedora install the OpenSSH server.
+const SSHD: &str = "/usr/sbin/sshd";
+
+#[cfg(unix)]
+#[test]
+fn a_stock_openssh_sshd_registered_with_hwactl_is_reached_by_hwa_ssh_headless() {
+    if !Path::new(SSHD).exists() {
+        eprintln!("skipped: {SSHD} is not installed");
+        return;
+    }
+    let cluster = start_cluster();
+    let dir = cluster.tmp.path();
+    let auth_dir = dir.join("auth");
+    let user_ca = hwactl(&auth_dir, &["get", "cert_authority", "--type=user"]);
+    assert!(user_ca.starts_with("ssh-ed25519 "), "{user_ca}");
+    std::fs::write(dir.join("user_ca.pub"), &user_ca).expect("ca file");
+    let prefix = dir.join("node3");
+    hwactl(&auth_dir, &["auth", "sign", "--host=node3", &format!("--out={}", prefix.display())]);
+    let port = free_port();
+    let config = format!(
+        "Port {port}\nListenAddress 127.0.0.1\nHostKey {key}\nHostCertificate {key}-cert.pub\n\
+         TrustedUserCAKeys {ca}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+         PermitRootLogin prohibit-password\nUsePAM no\nPidFile {dir}/sshd.pid\n",
+        key = prefix.display(),
+        ca = dir.join("user_ca.pub").display(),
+        dir = dir.display(),
+    );
+    std::fs::write(dir.join("sshd_config"), config).expect("sshd config");
+    std::fs::create_dir_all("/run/sshd").ok();
+    let sshd = Command::new(SSHD)
+        .arg("-D")
+        .arg("-f")
+        .arg(dir.join("sshd_config"))
+        .arg("-E")
+        .arg(dir.join("sshd.log"))
+        .spawn()
+        .expect("sshd");
+    let _sshd = Procs(vec![sshd]);
+    wait_for_port(port);
+    hwactl(
+        &auth_dir,
+        &["nodes", "add", "--name=node3", &format!("--addr=127.0.0.1:{port}"), "--labels=env=dev"],
+    );
+
+    let proxy = format!("--proxy={}", cluster.proxy);
+    let target = format!("{}@node3", cluster.login);
+    let (out, approvals) = cluster.approved(&[
+        "ssh",
+        "--headless",
+        &proxy,
+        "--user=alice",
+        &target,
+        "echo",
+        "hello-from-sshd",
+    ]);
+    let log = std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default();
+    assert!(out.status.success(), "{}\n{log}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello-from-sshd");
+    assert_eq!(approvals, 1);
+    assert!(log.contains("ID user=alice headless_request="), "{log}");
 }
