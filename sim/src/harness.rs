@@ -429,7 +429,14 @@ fn run_inner(
         sim.host(host_name.as_str(), move || {
             let boot = boots.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let up = (boot == 0).then(|| board.clone());
-            auth_server(name.clone(), cluster.clone(), store.clone(), clock.clone(), seed ^ boot, up)
+            auth_server(
+                name.clone(),
+                cluster.clone(),
+                store.clone(),
+                clock.clone(),
+                seed ^ boot,
+                up,
+            )
         });
     }
 

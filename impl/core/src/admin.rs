@@ -78,9 +78,13 @@ pub struct ResourceApplied {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "target", rename_all = "snake_case")]
 pub enum LockTarget {
-    User { user: String },
+    User {
+        user: String,
+    },
     /// Credential ID, base64url without padding, as `hwactl users ls` shows it.
-    Credential { credential_id: String },
+    Credential {
+        credential_id: String,
+    },
 }
 
 /// serde cannot combine `deny_unknown_fields` with the flattened target, so this type accepts

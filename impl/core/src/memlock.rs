@@ -114,7 +114,9 @@ impl MlockError {
     /// What the user should do about it, in the guide's words: raise the limit, or use Linux.
     pub fn advice(&self) -> String {
         match self {
-            MlockError::PermissionDenied | MlockError::LimitTooLow { .. } | MlockError::Other { .. } => {
+            MlockError::PermissionDenied
+            | MlockError::LimitTooLow { .. }
+            | MlockError::Other { .. } => {
                 "raise your memory lock limit: check it with `ulimit -l`, then run \
                  `ulimit -l unlimited`, or add the line `<os_username> hard memlock unlimited` \
                  to /etc/security/limits.conf and log in again"

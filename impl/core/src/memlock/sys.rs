@@ -50,9 +50,9 @@ fn last_error() -> MlockError {
     let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
     match errno {
         libc::EPERM => MlockError::PermissionDenied,
-        libc::ENOMEM => MlockError::LimitTooLow {
-            limit: memlock_limit().unwrap_or(MemlockLimit::Bytes(0)),
-        },
+        libc::ENOMEM => {
+            MlockError::LimitTooLow { limit: memlock_limit().unwrap_or(MemlockLimit::Bytes(0)) }
+        }
         errno => MlockError::Other { errno },
     }
 }
