@@ -520,9 +520,9 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let r = resolve_with("ssh --headless node1", &[]).unwrap();
+        let r = resolve_with("ssh --headless --proxy=p node1", &[]).unwrap();
         assert!(matches!(r.invocation, Invocation::Ssh { ref login, .. } if login == "osuser"));
-        let r = resolve_with("scp --headless -r a:/x b:/y", &[]).unwrap();
+        let r = resolve_with("scp --headless --proxy=p -r a:/x b:/y", &[]).unwrap();
         assert!(matches!(r.invocation, Invocation::Scp { recursive: true, ref paths, .. }
                 if paths.len() == 2));
     }
