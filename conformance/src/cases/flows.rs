@@ -72,7 +72,7 @@ fn headless_ls_approved(plan: &mut Plan) {
         let ids = m.board().printed_ids("remote");
         let id = ids.first().ok_or("HL-04: no approval URL on standard error")?;
         require(
-            err.contains(&format!("hwa headless approve --user=alice --proxy="))
+            err.contains("hwa headless approve --user=alice --proxy=")
                 && err.contains(&format!(" {id}")),
             "HL-04",
             || format!("the approve command is not on standard error:\n{err}"),
