@@ -99,15 +99,25 @@ fn check(name: &str, seed: u64, schedule: FaultSchedule) -> Result<(), TestCaseE
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: 12,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
-    fn the_happy_path_survives_any_healed_fault_schedule(seed in 0u64..1_000, schedule in schedule(HAPPY_HOSTS)) {
+    fn the_happy_path_survives_any_healed_fault_schedule(
+        seed in 0u64..1_000,
+        schedule in schedule(HAPPY_HOSTS),
+    ) {
         check("happy_path", seed, schedule)?;
     }
 
     #[test]
-    fn the_approve_deny_race_stays_safe_under_any_healed_fault_schedule(seed in 0u64..1_000, schedule in schedule(RACE_HOSTS)) {
+    fn the_approve_deny_race_stays_safe_under_any_healed_fault_schedule(
+        seed in 0u64..1_000,
+        schedule in schedule(RACE_HOSTS),
+    ) {
         check("approve_deny_race", seed, schedule)?;
     }
 }

@@ -55,7 +55,7 @@ pub const ALL: &[Scenario] = &[
     },
     Scenario {
         name: "memlock_outcomes",
-        about: "headless logins on hosts where memory locking succeeds, is limited, refused or unsupported",
+        about: "headless logins where memory locking succeeds, is limited, refused or unsupported",
         requirements: &["HL-06"],
         build: memlock_outcomes,
     },
@@ -67,13 +67,13 @@ pub const ALL: &[Scenario] = &[
     },
     Scenario {
         name: "phishing",
-        about: "mallory starts a request for alice and sends her the link; alice checks the match code",
+        about: "mallory starts a request for alice and sends her the link; alice checks the code",
         requirements: &["HL-15"],
         build: adversaries::phishing,
     },
     Scenario {
         name: "assertion_replay",
-        about: "mallory steals alice's session and an old assertion, and replays it on a new request",
+        about: "mallory steals alice's session and an old assertion, and replays it elsewhere",
         requirements: &["HL-13"],
         build: adversaries::assertion_replay,
     },
