@@ -102,6 +102,9 @@ proptest! {
     #![proptest_config(ProptestConfig {
         cases: 12,
         failure_persistence: None,
+        // A fixed seed keeps CI reproducible; change it (or run `hwa-sim explore`) to look at
+        // other schedules.
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eed),
         ..ProptestConfig::default()
     })]
 
