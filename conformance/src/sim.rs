@@ -186,7 +186,7 @@ fn setup_for(case: &Case, seed: u64) -> Setup {
 pub fn run_case(case: &Case) -> Result<(), String> {
     for seed in CASE_SEEDS {
         let setup = setup_for(case, seed);
-        let config = RunConfig { seed, schedule: Default::default(), echo_trace: false };
+        let config = RunConfig { seed, schedule: Default::default(), echo_trace: None };
         let result = run_setup(case.name, setup, &config);
         if !result.outcome.is_pass() {
             return Err(format!(
@@ -201,7 +201,7 @@ pub fn run_case(case: &Case) -> Result<(), String> {
 /// Runs simulator scenario `name` over [`SCENARIO_SEEDS`].
 pub fn run_scenario(scenario: &hwa_sim::harness::Scenario) -> Result<(), String> {
     for seed in SCENARIO_SEEDS {
-        let config = RunConfig { seed, schedule: Default::default(), echo_trace: false };
+        let config = RunConfig { seed, schedule: Default::default(), echo_trace: None };
         let result = hwa_sim::harness::run(scenario, &config);
         if !result.outcome.is_pass() {
             return Err(format!(

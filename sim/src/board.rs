@@ -35,7 +35,15 @@ pub enum Observation {
         message: String,
     },
     /// An approver's decision attempt and its result.
-    Decision { host: String, request_id: RequestId, approve: bool, accepted: bool, message: String },
+    Decision {
+        host: String,
+        request_id: RequestId,
+        /// What the approver meant to do: approve (`true`) or deny.
+        approve: bool,
+        /// Whether the server accepted that decision.
+        accepted: bool,
+        message: String,
+    },
 }
 
 #[derive(Debug, Default)]

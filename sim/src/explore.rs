@@ -70,7 +70,7 @@ pub fn explore(
     let mut sweep = Sweep::default();
     for seed in seeds {
         let schedule = schedule_for(scenario, seed, faults, settings);
-        let result = harness::run(scenario, &RunConfig { seed, schedule, echo_trace: false });
+        let result = harness::run(scenario, &RunConfig { seed, schedule, echo_trace: None });
         sweep.runs += 1;
         sweep.sim_ms += result.sim_ms;
         if !result.outcome.is_pass() {
@@ -98,7 +98,7 @@ pub fn determinism(
     for seed in seeds {
         let run = |_| -> RunResult {
             let schedule = schedule_for(scenario, seed, faults, settings);
-            harness::run(scenario, &RunConfig { seed, schedule, echo_trace: false })
+            harness::run(scenario, &RunConfig { seed, schedule, echo_trace: None })
         };
         let (a, b) = (run(0), run(1));
         if a.trace.digest() != b.trace.digest() {

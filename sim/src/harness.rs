@@ -287,7 +287,7 @@ pub struct RunConfig {
     pub seed: u64,
     pub schedule: FaultSchedule,
     /// Print the trace to standard error as it is recorded.
-    pub echo_trace: bool,
+    pub echo_trace: Option<crate::trace::Echo>,
 }
 
 /// How a run ended, with its trace.
@@ -376,7 +376,7 @@ pub fn run(scenario: &Scenario, config: &RunConfig) -> RunResult {
 /// Runs a cluster described by `setup` once; `name` labels the trace. This is how the
 /// conformance suite runs its own cases, written once for every target, on the simulator.
 pub fn run_setup(name: &str, setup: Setup, config: &RunConfig) -> RunResult {
-    let trace = Trace::new(config.echo_trace);
+    let trace = Trace::new(config.echo_trace.clone());
     let subscriber = {
         use tracing_subscriber::layer::SubscriberExt;
         tracing_subscriber::registry().with(trace.layer())

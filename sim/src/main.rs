@@ -19,6 +19,7 @@ use hwa_sim::harness::{self, RunConfig};
 use hwa_sim::outcome::Outcome;
 use hwa_sim::scenarios;
 use hwa_sim::schedule::{FaultSchedule, FaultSettings};
+use hwa_sim::trace::Echo;
 
 #[derive(Parser, Debug)]
 #[command(name = "hwa-sim", about = "Deterministic simulation of headless-webauthn clusters")]
@@ -123,7 +124,8 @@ fn main() -> ExitCode {
             {
                 return usage(&format!("cannot save schedule to {}: {e}", path.display()));
             }
-            let result = harness::run(found, &RunConfig { seed, schedule, echo_trace: trace });
+            let echo = trace.then(|| Echo(std::sync::Arc::new(|line: &str| eprintln!("{line}"))));
+            let result = harness::run(found, &RunConfig { seed, schedule, echo_trace: echo });
             println!(
                 "{}: {} steps, {:.3} s simulated, trace digest {}",
                 result.outcome.kind(),

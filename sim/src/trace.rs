@@ -19,15 +19,31 @@ use tracing_subscriber::registry::LookupSpan;
 pub const TRACE_LINES_MAX: usize = 200_000;
 
 /// The lines recorded so far, shared between the layer and the harness.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Trace {
     lines: Arc<Mutex<Vec<String>>>,
-    echo: bool,
+    echo: Option<Echo>,
+}
+
+/// Where `--trace` shows each line as it is recorded; the binary decides (standard error).
+#[derive(Clone)]
+pub struct Echo(pub Arc<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for Echo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Echo")
+    }
+}
+
+impl std::fmt::Debug for Trace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trace").field("lines", &self.len()).finish_non_exhaustive()
+    }
 }
 
 impl Trace {
-    /// A trace that also prints each line to standard error as it is recorded (`--trace`).
-    pub fn new(echo: bool) -> Trace {
+    /// A trace that also hands each line to `echo` as it is recorded (`--trace`).
+    pub fn new(echo: Option<Echo>) -> Trace {
         Trace { lines: Arc::default(), echo }
     }
 
@@ -37,11 +53,8 @@ impl Trace {
     }
 
     fn push(&self, line: String) {
-        if self.echo {
-            #[allow(clippy::print_stderr)] // --trace asks for exactly this
-            {
-                eprintln!("{line}");
-            }
+        if let Some(echo) = &self.echo {
+            (echo.0)(&line);
         }
         let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
         if lines.len() < TRACE_LINES_MAX {
@@ -183,7 +196,7 @@ mod tests {
 
     #[test]
     fn product_events_are_recorded_and_others_are_not() {
-        let trace = Trace::new(false);
+        let trace = Trace::new(None);
         let subscriber = tracing_subscriber::registry().with(trace.layer());
         tracing::subscriber::with_default(subscriber, || {
             tracing::info!(target: "hwa_auth::headless", request_id = "r1", "request approved");
@@ -201,7 +214,7 @@ mod tests {
 
     #[test]
     fn equal_traces_have_equal_digests_and_one_byte_changes_it() {
-        let (a, b, c) = (Trace::new(false), Trace::new(false), Trace::new(false));
+        let (a, b, c) = (Trace::new(None), Trace::new(None), Trace::new(None));
         for t in [&a, &b, &c] {
             t.note(1, "start");
         }

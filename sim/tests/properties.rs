@@ -16,7 +16,7 @@ use proptest::prelude::*;
 fn every_scenario_replays_byte_for_byte_from_its_seed() {
     for scenario in scenarios::ALL {
         for seed in [3, 11] {
-            let config = RunConfig { seed, schedule: FaultSchedule::default(), echo_trace: false };
+            let config = RunConfig { seed, schedule: FaultSchedule::default(), echo_trace: None };
             let first = harness::run(scenario, &config);
             let second = harness::run(scenario, &config);
             assert!(first.outcome.is_pass(), "{} seed {seed}: {}", scenario.name, first.outcome);
@@ -35,7 +35,7 @@ fn different_seeds_explore_different_interleavings() {
     let scenario = scenarios::find("approve_deny_race").expect("scenario exists");
     let digests: std::collections::BTreeSet<String> = (0..8)
         .map(|seed| {
-            let config = RunConfig { seed, schedule: FaultSchedule::default(), echo_trace: false };
+            let config = RunConfig { seed, schedule: FaultSchedule::default(), echo_trace: None };
             harness::run(scenario, &config).trace.digest()
         })
         .collect();
@@ -49,7 +49,7 @@ fn a_schedule_naming_an_unknown_host_is_refused_with_the_hosts_listed() {
         at_ms: 10,
         fault: Fault::Crash { host: "auth9".into() },
     }]);
-    let result = harness::run(scenario, &RunConfig { seed: 1, schedule, echo_trace: false });
+    let result = harness::run(scenario, &RunConfig { seed: 1, schedule, echo_trace: None });
     let message = result.outcome.to_string();
     assert!(message.contains("auth9") && message.contains("remote"), "{message}");
 }
@@ -87,7 +87,7 @@ const RACE_HOSTS: &[&str] = &["remote", "laptop", "phone"];
 fn check(name: &str, seed: u64, schedule: FaultSchedule) -> Result<(), TestCaseError> {
     let scenario = scenarios::find(name).expect("scenario exists");
     let result =
-        harness::run(scenario, &RunConfig { seed, schedule: schedule.clone(), echo_trace: false });
+        harness::run(scenario, &RunConfig { seed, schedule: schedule.clone(), echo_trace: None });
     prop_assert!(
         result.outcome.is_pass(),
         "{name} seed {seed} failed: {}\nminimal schedule (save as JSON, replay with \

@@ -59,7 +59,7 @@ pub fn run_all(seeds: Range<u64>, command: String) -> Report {
         let (mut passed, mut sim_ms, mut steps) = (0u64, 0u64, 0u64);
         let mut failures = Vec::new();
         for seed in seeds.clone() {
-            let config = RunConfig { seed, schedule: Default::default(), echo_trace: false };
+            let config = RunConfig { seed, schedule: Default::default(), echo_trace: None };
             let one = Instant::now();
             let result = run(scenario, &config);
             times.push(one.elapsed());

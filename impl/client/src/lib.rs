@@ -7,7 +7,7 @@
 //!
 //! | module | what it owns |
 //! |---|---|
-//! | [`mod@env`] | the environment seams: network, clock, entropy, locker, terminal, authenticators |
+//! | [`mod@env`] | the seams: network, clock, entropy, locker, terminal, authenticators |
 //! | [`cli`] | argument parsing and the resolution of flags against environment variables |
 //! | [`device`] | WebAuthn devices from software authenticator files |
 //! | [`error`] | [`ClientError`], its exit codes and how proxy errors read |
