@@ -4,22 +4,29 @@
 //! Paths mirror the reference implementation where it has an equivalent, so that its users and
 //! tools recognise the API:
 //!
-//! | method and path | body | answer | who may call |
-//! |---|---|---|---|
-//! | `GET /webapi/ping` | | [`PingResponse`] | anyone |
-//! | `POST /webapi/headless/login` | [`HeadlessLoginRequest`] | [`HeadlessLoginResponse`] (long poll) | anyone, rate limited |
-//! | `GET /webapi/headless/{id}` | | [`HeadlessRequestView`] | the request's user |
-//! | `PUT /webapi/headless/{id}` | [`HeadlessDecisionRequest`] | [`HeadlessDecisionResponse`] | the request's user |
-//! | `GET /webapi/headless/events` | | server-sent events of [`HeadlessEvent`] | a logged-in user |
-//! | `POST /webapi/mfa/authenticatechallenge` | [`MfaChallengeRequest`] | [`MfaChallengeResponse`] | a logged-in user |
-//! | `POST /webapi/mfa/login/begin` | [`LoginBeginRequest`] | [`MfaChallengeResponse`] | anyone, rate limited |
-//! | `POST /webapi/mfa/login/finish` | [`LoginFinishRequest`] | [`SessionResponse`] | anyone, rate limited |
-//! | `DELETE /webapi/sessions` | | | a logged-in user |
-//! | `GET /webapi/invites/{token}` | | [`InviteView`] | holder of the invite |
-//! | `POST /webapi/invites/{token}/register/begin` | [`RegisterBeginRequest`] | [`RegisterBeginResponse`] | holder of the invite |
-//! | `POST /webapi/invites/{token}/register/finish` | [`RegisterFinishRequest`] | [`SessionResponse`] | holder of the invite |
-//! | `GET /webapi/nodes` | | [`NodeList`] | a session or a headless certificate |
-//! | `GET /web/headless/{id}` | | the approval page (HTML) | anyone; the page logs in first |
+//! Who may call: *anyone*; *limited* (anyone, rate limited per address); *session* (a
+//! logged-in user); *owner* (the request's own user, logged in); *invitee* (holder of the
+//! invite); *session or cert* (a session, or a headless certificate).
+//!
+//! - `GET /webapi/ping` → [`PingResponse`]; anyone
+//! - `POST /webapi/headless/login` [`HeadlessLoginRequest`] → [`HeadlessLoginResponse`]
+//!   (long poll); limited
+//! - `GET /webapi/headless/{id}` → [`HeadlessRequestView`]; owner
+//! - `PUT /webapi/headless/{id}` [`HeadlessDecisionRequest`] → [`HeadlessDecisionResponse`];
+//!   owner
+//! - `GET /webapi/headless/events` → server-sent events of [`HeadlessEvent`]; session
+//! - `POST /webapi/mfa/authenticatechallenge` [`MfaChallengeRequest`] →
+//!   [`MfaChallengeResponse`]; session
+//! - `POST /webapi/mfa/login/begin` [`LoginBeginRequest`] → [`MfaChallengeResponse`]; limited
+//! - `POST /webapi/mfa/login/finish` [`LoginFinishRequest`] → [`SessionResponse`]; limited
+//! - `DELETE /webapi/sessions`; session
+//! - `GET /webapi/invites/{token}` → [`InviteView`]; invitee
+//! - `POST /webapi/invites/{token}/register/begin` [`RegisterBeginRequest`] →
+//!   [`RegisterBeginResponse`]; invitee
+//! - `POST /webapi/invites/{token}/register/finish` [`RegisterFinishRequest`] →
+//!   [`SessionResponse`]; invitee
+//! - `GET /webapi/nodes` → [`NodeList`]; session or cert
+//! - `GET /web/headless/{id}` → the approval page (HTML); anyone, the page logs in first
 //!
 //! A logged-in caller sends `Authorization: Bearer <session token>` (the CLI) or the session
 //! cookie (the browser). A caller holding only a headless certificate proves it with the
