@@ -9,5 +9,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # The etcd backend is behind a feature so that a plain build needs no protoc; check it too.
 cargo clippy -p hwa-store --all-targets --features etcd --locked -- -D warnings
 bash ci/check-unsafe.sh
+# Several tests run the real binaries of other packages (`hwactl`, `hwa`, `hwad`); cargo builds a
+# package's binaries only for that package's own tests, so build them all first.
+cargo build --workspace --bins --locked
 cargo test --workspace --locked
 cargo test -p hwa-store --features etcd --locked
