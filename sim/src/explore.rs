@@ -102,19 +102,22 @@ pub fn determinism(
         };
         let (a, b) = (run(0), run(1));
         if a.trace.digest() != b.trace.digest() {
-            let first_difference = a
-                .trace
-                .lines()
+            let (first, second) = (a.trace.lines(), b.trace.lines());
+            let at = first
                 .iter()
-                .zip(b.trace.lines().iter())
+                .zip(second.iter())
                 .position(|(x, y)| x != y)
-                .unwrap_or(a.trace.len().min(b.trace.len()));
+                .unwrap_or(first.len().min(second.len()));
+            let line = |lines: &[String]| lines.get(at).cloned().unwrap_or_else(|| "(end)".into());
             differing.push(Failure {
                 scenario: scenario.name,
                 seed,
                 outcome: Outcome::Crash(format!(
-                    "two runs of the same seed gave different traces (first difference at line {})",
-                    first_difference + 1
+                    "two runs of the same seed gave different traces; line {}:\n    first:  {}\n    \
+                     second: {}",
+                    at + 1,
+                    line(&first),
+                    line(&second)
                 )),
                 replay: format!("{} --trace", replay_command(scenario.name, seed, faults)),
             });

@@ -405,6 +405,7 @@ fn run_inner(
     trace: &Trace,
     result: &mut RunResult,
 ) -> Result<Outcome, String> {
+    align_task_ids()?;
     let store_clock: SharedClock = SimClock::shared(SIM_EPOCH);
     let sweeper = MemoryStore::new(store_clock);
     let store: SharedStore = sweeper.clone();
@@ -442,8 +443,10 @@ fn run_inner(
 
     let mut remote_homes = Vec::new();
     let mut client_names = BTreeSet::new();
+    let mut homes = Homes(Vec::new());
     for spec in std::mem::take(&mut setup.clients) {
         let _ = std::fs::remove_dir_all(&spec.host.home);
+        homes.0.push(spec.host.home.clone());
         std::fs::create_dir_all(&spec.host.home)
             .map_err(|e| format!("cannot make a home for {}: {e}", spec.host.name))?;
         if spec.remote {
@@ -561,10 +564,45 @@ fn run_inner(
     }
     result.decisions =
         checker.decisions().into_iter().map(|(id, state)| (id, format!("{state:?}"))).collect();
-    for (_, home) in &remote_homes {
-        let _ = std::fs::remove_dir_all(home);
-    }
     Ok(Outcome::Pass)
+}
+
+/// The client hosts' home directories, removed when the run is over however it ended.
+struct Homes(Vec<std::path::PathBuf>);
+
+impl Drop for Homes {
+    fn drop(&mut self) {
+        for home in &self.0 {
+            let _ = std::fs::remove_dir_all(home);
+        }
+    }
+}
+
+/// Task IDs a run's IDs are aligned to: a multiple of every shard count tokio uses for a
+/// single-threaded runtime's task list (four today).
+const TASK_ID_ALIGNMENT: u64 = 64;
+
+/// Advances tokio's process-wide task ID counter to the next multiple of
+/// [`TASK_ID_ALIGNMENT`].
+///
+/// A crashed host's runtime shuts its tasks down shard by shard, and a task's shard is its ID
+/// modulo the shard count. The order decides which of the host's sockets closes first, and so
+/// which close message draws which latency from the simulation's random source. Task IDs
+/// come from one counter for the whole process, so without this a seed run a second time in
+/// the same process (an exploration, the determinism check, the conformance suite) could crash
+/// in a different order than the same seed replayed alone.
+fn align_task_ids() -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| format!("cannot build the runtime that aligns task IDs: {e}"))?;
+    for _ in 0..TASK_ID_ALIGNMENT {
+        let id = runtime.spawn(async {}).id();
+        let id: u64 = id.to_string().parse().map_err(|_| format!("task ID `{id}` is no number"))?;
+        if id % TASK_ID_ALIGNMENT == TASK_ID_ALIGNMENT - 1 {
+            return Ok(());
+        }
+    }
+    Err("tokio's task IDs did not reach an aligned value".into())
 }
 
 fn apply(
