@@ -14,6 +14,9 @@
 //! lifetime, counted from the first attempt, is over. The server resumes the stored request or
 //! lets the new login take the stale one's place, and answers a decision taken meanwhile. What
 //! is retried and what is final is decided by [`retry_reason`].
+//!
+//! A connection can also die silently, its answer lost with no error at either end. So no
+//! attempt waits longer than [`POLL_SLICE`]: after that the same login is sent again at once.
 
 use std::fmt;
 use std::time::Duration;
@@ -48,6 +51,12 @@ const RESUME_BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// so the server's own timeout answer arrives before the client gives up (the margin of
 /// [`LONG_POLL_TIMEOUT`]).
 const ANSWER_MARGIN: Duration = LONG_POLL_TIMEOUT.saturating_sub(REQUEST_TTL);
+
+/// Longest one attempt of the long poll waits before the same login is sent again. A
+/// connection can die without either end hearing of it (a NAT or firewall forgetting it, a
+/// partition swallowing the answer); the next attempt then finds the decision taken meanwhile.
+/// While nobody decides, this costs one request per slice.
+const POLL_SLICE: Duration = Duration::from_secs(30);
 
 /// What a headless login asks for.
 #[derive(Clone, Debug)]
@@ -196,11 +205,18 @@ async fn long_poll(
         // yet, SPEC HL-08), so the client itself stops when the request's lifetime is over, and
         // closing the connection ends that wait.
         let margin = if resending { Duration::ZERO } else { ANSWER_MARGIN };
-        call.timeout = Some(began.until(expires_at) + margin);
+        let last_slice = began.until(expires_at) <= POLL_SLICE;
+        call.timeout = Some(if last_slice { began.until(expires_at) + margin } else { POLL_SLICE });
         let e = match attempt(client, &call).await {
             Ok(answer) => return Ok(answer),
             Err(e) => e,
         };
+        if !last_slice && is_silence(&e) {
+            // A routine renewal, not a fault: ask again at once, and tell nobody.
+            tracing::debug!(slice_secs = POLL_SLICE.as_secs(), "no answer yet; asking again");
+            resending = true;
+            continue;
+        }
         let Some(reason) = retry_reason(&e) else {
             return Err(login_failure(e));
         };
@@ -303,17 +319,18 @@ pub fn proxy_arg(proxy: &ProxyUrl) -> String {
     }
 }
 
+/// Whether `e` is an attempt that heard nothing back in its time.
+fn is_silence(e: &ClientError) -> bool {
+    matches!(e, ClientError::Transport { message, .. } if message.starts_with("no answer within"))
+}
+
 /// The message for a long poll that did not end in a certificate.
 fn login_failure(e: ClientError) -> ClientError {
     match e.api_code() {
         Some(ErrorCode::Timeout | ErrorCode::Expired) => ClientError::Timeout,
         Some(ErrorCode::Denied) => ClientError::Denied,
-        _ => match e {
-            ClientError::Transport { message, .. } if message.starts_with("no answer within") => {
-                ClientError::Timeout
-            }
-            other => other,
-        },
+        _ if is_silence(&e) => ClientError::Timeout,
+        _ => e,
     }
 }
 

@@ -132,7 +132,7 @@ impl HttpClient {
                 tokio::time::timeout(limit, self.send_inner(call)).await.map_err(|_| {
                     ClientError::Transport {
                         addr: self.proxy.authority(),
-                        message: format!("no answer within {} seconds", limit.as_secs()),
+                        message: no_answer_within(limit),
                     }
                 })?
             }
@@ -172,9 +172,9 @@ impl HttpClient {
             Ok((status, body))
         };
         match call.timeout {
-            Some(limit) => tokio::time::timeout(limit, read).await.map_err(|_| {
-                self.transport(format!("no answer within {} seconds", limit.as_secs()))
-            })?,
+            Some(limit) => tokio::time::timeout(limit, read)
+                .await
+                .map_err(|_| self.transport(no_answer_within(limit)))?,
             None => read.await,
         }
     }
@@ -395,6 +395,15 @@ impl ServerCertVerifier for AnyOrPinned {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms.supported_schemes()
+    }
+}
+
+/// The message of a call that timed out, in seconds, or milliseconds below one second.
+fn no_answer_within(limit: Duration) -> String {
+    if limit >= Duration::from_secs(1) {
+        format!("no answer within {} seconds", limit.as_secs())
+    } else {
+        format!("no answer within {} ms", limit.as_millis())
     }
 }
 
