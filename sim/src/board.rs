@@ -43,6 +43,9 @@ pub enum Observation {
         /// Whether the server accepted that decision.
         accepted: bool,
         message: String,
+        /// An earlier attempt could not reach the cluster and was run again, so a decision
+        /// may have been taken by it with only its answer lost.
+        answer_lost: bool,
     },
 }
 
@@ -134,6 +137,12 @@ impl Board {
             .filter_map(|word| word.rsplit_once("/web/headless/").map(|(_, id)| id))
             .filter_map(|id| id.trim_end_matches(['.', ',']).parse().ok())
             .collect()
+    }
+
+    /// The host whose screen shows the approval URL of `id`.
+    pub fn printed_by(&self, id: &RequestId) -> Option<String> {
+        let hosts: Vec<String> = self.read(|b| b.stderr.keys().cloned().collect());
+        hosts.into_iter().find(|host| self.printed_ids(host).contains(id))
     }
 
     /// The match code `host` printed last, if any (`match code: 123-456`).

@@ -15,6 +15,8 @@
 //!    written just after the decision).
 //! 7. Nothing is written to a remote client host's disk (checked when the run ends).
 //! 8. No certificate reaches a host the scenario marked as an attacker.
+//! 9. A request lives 3 minutes (SPEC HL-10), give or take the skew between two servers'
+//!    clocks, and is never decided after it expired.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -22,11 +24,15 @@ use std::path::PathBuf;
 use futures::FutureExt;
 use hwa_auth::headless::{HeadlessRecord, RecordState};
 use hwa_core::admin::{AuditEvent, AuditKind};
-use hwa_core::limits::CERT_TTL;
+use hwa_core::limits::{CERT_TTL, REQUEST_TTL};
 use hwa_store::{Event, SharedStore, Watcher};
 use ssh_key::Certificate;
 
 use crate::board::{Board, Observation};
+
+/// How far two servers' clocks may disagree for the lifetime check: more than any skew the
+/// explorer draws, far less than any lifetime that would be a bug.
+const SKEW_ALLOWANCE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The certificate extension naming the approving credential.
 const EXT_MFA_VERIFIED: &str = hwa_auth::certs::EXT_MFA_VERIFIED;
@@ -120,6 +126,24 @@ impl Checker {
 
     fn on_record(&mut self, key: &str, record: HeadlessRecord) -> Result<(), String> {
         let id = record.id.to_string();
+        // A filled-in stub carries the creation time of the server that showed interest and
+        // the expiry of the server holding the login: their clocks may disagree.
+        let lifetime = record.created_at.until(record.expires_at);
+        if lifetime > REQUEST_TTL + SKEW_ALLOWANCE {
+            return Err(format!(
+                "request {id} lives {} s, longer than the {} s of a headless request",
+                lifetime.as_secs(),
+                REQUEST_TTL.as_secs()
+            ));
+        }
+        if let Some(decision) = &record.decision
+            && decision.decided_at > record.expires_at
+        {
+            return Err(format!(
+                "request {id} was decided {} ms after it expired",
+                record.expires_at.until(decision.decided_at).as_millis()
+            ));
+        }
         let before = self.records.get(key).map(|r| r.state);
         let allowed = match (before, record.state) {
             (None, RecordState::Stub | RecordState::Pending) => true,

@@ -18,23 +18,34 @@ use hwa_core::memlock::{MlockMode, SimLockBehaviour};
 use ssh_key::private::Ed25519Keypair;
 
 use super::remote_ls;
-use super::steps::{decide, headless, read_request_id, sign_up};
+use super::steps::{decide, headless, persist, read_request_id, sign_up};
 use crate::board::Observation;
 use crate::harness::{HostCtx, Setup};
 
-fn client(ctx: &HostCtx, i: usize) -> Result<HttpClient, String> {
-    let proxy = ProxyUrl::parse(&ctx.proxy(i)).map_err(|e| e.to_string())?;
+fn client(ctx: &HostCtx, i: usize) -> Result<HttpClient, ClientError> {
+    let proxy = ProxyUrl::parse(&ctx.proxy(i)).map_err(|e| ClientError::Usage(e.to_string()))?;
     HttpClient::new(
         ctx.host.env(&ctx.board, &ctx.keyring, ctx.seed, &[]).net,
         proxy,
         &Trust::SimulatedNetwork,
     )
-    .map_err(|e| e.to_string())
+}
+
+/// Sends `call` to proxy `i` until it is answered, as anyone would whose request the
+/// network lost (see [`persist`]).
+async fn fetch(ctx: &HostCtx, i: usize, call: &Call) -> Result<(StatusCode, Vec<u8>), String> {
+    let what = format!("{} {}", call.method, call.path);
+    persist(ctx, &what, async || client(ctx, i)?.fetch(call).await)
+        .await
+        .map(|(status, body)| (status, body.to_vec()))
+        .map_err(|e| format!("{what}: {e}"))
 }
 
 /// An OpenSSH public key line of a key the attacker made.
-fn attacker_key(n: u8) -> String {
-    let key = ssh_key::PrivateKey::from(Ed25519Keypair::from_seed(&[n; 32]));
+fn attacker_key(n: u16) -> String {
+    let mut seed = [0xa7; 32];
+    seed[..2].copy_from_slice(&n.to_le_bytes());
+    let key = ssh_key::PrivateKey::from(Ed25519Keypair::from_seed(&seed));
     key.public_key().to_openssh().unwrap_or_default()
 }
 
@@ -108,10 +119,11 @@ pub fn phishing(setup: &mut Setup) {
         // alice reads both requests' details and approves only the one whose code she sees
         // on her own screen.
         for id in [phished, own] {
-            let view: HeadlessRequestView = client(&ctx, 0)?
-                .json(&Call::new(Method::GET, format!("/webapi/headless/{id}")).bearer(&token))
-                .await
-                .map_err(|e| format!("alice cannot see request {id}: {e}"))?;
+            let call = Call::new(Method::GET, format!("/webapi/headless/{id}")).bearer(&token);
+            let view: HeadlessRequestView =
+                persist(&ctx, "reading the request", async || client(&ctx, 0)?.json(&call).await)
+                    .await
+                    .map_err(|e| format!("alice cannot see request {id}: {e}"))?;
             let mine = view.match_code == own_code;
             decide(&ctx, "alice", "alice-key", 0, &id, mine).await?;
         }
@@ -156,7 +168,7 @@ pub fn assertion_replay(setup: &mut Setup) {
                 .json(&body)
                 .map_err(|e| e.to_string())?
                 .bearer(&token);
-            let (status, body) = client(&ctx, 0)?.fetch(&call).await.map_err(|e| e.to_string())?;
+            let (status, body) = fetch(&ctx, 0, &call).await?;
             if status.is_success() {
                 return Err(format!(
                     "a replayed assertion approved {what}: {}",
@@ -176,7 +188,7 @@ pub fn assertion_replay(setup: &mut Setup) {
             .json(&body)
             .map_err(|e| e.to_string())?
             .bearer(&token);
-        let (status, _) = client(&ctx, 0)?.fetch(&call).await.map_err(|e| e.to_string())?;
+        let (status, _) = fetch(&ctx, 0, &call).await?;
         if status.is_success() {
             return Err("a one-time password approved a headless request".into());
         }
@@ -201,15 +213,14 @@ pub fn id_hijack(setup: &mut Setup) {
             .json(&body)
             .map_err(|e| e.to_string())?;
         call.timeout = Some(Duration::from_secs(5));
-        let answer = client(&ctx, 0)?.fetch(&call).await;
-        match answer {
-            Ok((StatusCode::BAD_REQUEST, _)) => {}
+        match fetch(&ctx, 0, &call).await? {
+            (StatusCode::BAD_REQUEST, _) => {}
             other => {
                 return Err(format!("a login with alice's ID and mallory's key got {other:?}"));
             }
         }
         let call = Call::new(Method::GET, format!("/webapi/headless/{id}"));
-        let (status, _) = client(&ctx, 0)?.fetch(&call).await.map_err(|e| e.to_string())?;
+        let (status, _) = fetch(&ctx, 0, &call).await?;
         if status != StatusCode::UNAUTHORIZED {
             return Err(format!("reading alice's request without a session answered {status}"));
         }
@@ -224,33 +235,55 @@ pub fn id_hijack(setup: &mut Setup) {
     });
 }
 
-/// Logins mallory sends in the flood: past the per-address burst, so some must be refused.
-const FLOOD_REQUESTS: u8 = 40;
+/// Most logins mallory sends in the flood. The per-address burst is far smaller, so the flood
+/// must be refused long before: answers lost to faults, or a restarted server's fresh rate
+/// limiter (limits are per process), only postpone the refusal.
+const FLOOD_REQUESTS: u16 = 400;
+
+/// Logins mallory has in flight at once.
+const FLOOD_BATCH: u16 = 10;
+
+/// How long mallory waits for each login: long enough for a refusal to come back over the
+/// slowest link the explorer draws; an accepted login would wait for a decision, and mallory
+/// drops it instead.
+const FLOOD_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One of mallory's logins for alice, with key number `n`.
+async fn flood_login(ctx: &HostCtx, n: u16) -> Result<StatusCode, String> {
+    let key = attacker_key(n);
+    let body = HeadlessLoginRequest {
+        user: "alice".into(),
+        headless_id: RequestId::derive(key.as_bytes()),
+        ssh_pub_key: key,
+        ttl: 60,
+        scope: RequestScope::default(),
+    };
+    let mut call =
+        Call::new(Method::POST, "/webapi/headless/login").json(&body).map_err(|e| e.to_string())?;
+    call.timeout = Some(FLOOD_TIMEOUT);
+    let started = tokio::time::Instant::now();
+    let answer = client(ctx, 0).map_err(|e| e.to_string())?.fetch(&call).await;
+    // A refused connection fails at once; mallory keeps the pace of the flood regardless.
+    tokio::time::sleep_until(started + FLOOD_TIMEOUT).await;
+    answer.map(|(status, _)| status).map_err(|e| e.to_string())
+}
 
 pub fn unauthenticated_flood(setup: &mut Setup) {
     setup.tick(super::MEDIUM_TICK);
     setup.user("alice", &["alice"]);
     setup.attacker("mallory", |ctx| async move {
-        let mut limited = 0;
-        for n in 0..FLOOD_REQUESTS {
-            let key = attacker_key(n);
-            let body = HeadlessLoginRequest {
-                user: "alice".into(),
-                headless_id: RequestId::derive(key.as_bytes()),
-                ssh_pub_key: key,
-                ttl: 60,
-                scope: RequestScope::default(),
-            };
-            let mut call = Call::new(Method::POST, "/webapi/headless/login")
-                .json(&body)
-                .map_err(|e| e.to_string())?;
-            // mallory does not wait for answers that never come; the connection just drops.
-            call.timeout = Some(Duration::from_millis(500));
-            if let Ok((StatusCode::TOO_MANY_REQUESTS, _)) = client(&ctx, 0)?.fetch(&call).await {
-                limited += 1;
+        let mut limited = false;
+        for batch in 0..FLOOD_REQUESTS / FLOOD_BATCH {
+            let logins = (0..FLOOD_BATCH).map(|i| flood_login(&ctx, batch * FLOOD_BATCH + i));
+            for answer in futures::future::join_all(logins).await {
+                tracing::debug!(target: "hwa_sim::mallory", ?answer, "flood login");
+                limited |= answer == Ok(StatusCode::TOO_MANY_REQUESTS);
+            }
+            if limited {
+                break;
             }
         }
-        if limited == 0 {
+        if !limited {
             return Err(format!(
                 "{FLOOD_REQUESTS} logins from one address were never rate limited"
             ));

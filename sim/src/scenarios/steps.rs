@@ -3,6 +3,14 @@
 //!
 //! Every action records what it saw on the blackboard, which is what the invariant checker
 //! and the scenarios' own expectations read.
+//!
+//! # People run a command again when the cluster cannot be reached
+//! A command that fails because a proxy is down or a link is cut ([`unreachable`]) is what a
+//! person runs again after a moment; any other failure is an answer and is final. Every step
+//! here does the same through [`persist`], so that a fault schedule delays the legitimate users
+//! but does not make them give up, and the liveness phase can require their requests to end.
+
+use std::time::Duration;
 
 use hwa_client::approve::Outcome as Decided;
 use hwa_client::http::Trust;
@@ -10,12 +18,55 @@ use hwa_client::proxy_url::ProxyUrl;
 use hwa_client::{
     ApproveParams, ClientError, HeadlessIdentity, HeadlessParams, LoginParams, SignupParams,
 };
-use hwa_core::api::RequestScope;
+use hwa_core::api::{ErrorCode, RequestScope};
 use hwa_core::id::RequestId;
 use hwa_core::memlock::MlockMode;
 
 use crate::board::Observation;
 use crate::harness::HostCtx;
+
+/// How long a person waits before running a command again that could not reach the cluster.
+const RETRY_PAUSE: Duration = Duration::from_secs(2);
+
+/// How many times a person runs a command that keeps failing to reach the cluster. With the
+/// pauses and the client's own 30-second answer timeout, that outlasts every fault schedule
+/// `hwa-sim explore` draws (faults within 20 s, each healed within 10 s more).
+const ATTEMPTS: u32 = 30;
+
+/// Whether a command failed only because the cluster could not be reached: no connection,
+/// a connection lost, or no answer in time.
+pub fn unreachable(e: &ClientError) -> bool {
+    matches!(e, ClientError::Connect { .. } | ClientError::Transport { .. })
+}
+
+/// Runs `attempt` until it ends with something other than [`unreachable`], pausing between
+/// attempts as a person would, for at most [`ATTEMPTS`] attempts.
+pub async fn persist<T>(
+    ctx: &HostCtx,
+    what: &str,
+    mut attempt: impl AsyncFnMut() -> Result<T, ClientError>,
+) -> Result<T, ClientError> {
+    let mut n = 1;
+    loop {
+        match attempt().await {
+            Err(e) if unreachable(&e) && n < ATTEMPTS => pause(ctx, what, n, &e).await,
+            other => return other,
+        }
+        n += 1;
+    }
+}
+
+/// The moment between a failed attempt `n` and the next.
+async fn pause(ctx: &HostCtx, what: &str, n: u32, e: &ClientError) {
+    tracing::info!(
+        target: "hwa_sim::person",
+        host = %ctx.host.name,
+        attempt = n,
+        error = %e,
+        "{what} failed; running it again"
+    );
+    tokio::time::sleep(RETRY_PAUSE).await;
+}
 
 /// The simulated network has no TLS; clients speak plain HTTP over it (see `Trust`).
 fn trust() -> Trust {
@@ -28,25 +79,48 @@ fn proxy(ctx: &HostCtx, i: usize) -> Result<ProxyUrl, String> {
 
 /// Signs `user` up with the authenticator `key` through the invite, then logs in at proxy
 /// `i` so that later approvals there have a session.
+///
+/// A signup whose answer was lost may have gone through: the invite is used up then, so when
+/// a later attempt is refused the person tries to log in, which works only if it did.
 pub async fn sign_up(ctx: &HostCtx, user: &str, key: &str, i: usize) -> Result<(), String> {
     let invite = ctx.board.invite(user).ok_or(format!("no invite for {user}"))?;
-    let mut env = ctx.host.env(&ctx.board, &ctx.keyring, ctx.seed, &[]);
     let params =
         SignupParams { invite_url: invite, trust: trust(), authenticator_file: key.into() };
-    hwa_client::signup(&mut env, &params).await.map_err(|e| format!("{user} signup: {e}"))?;
+    let mut answer_lost = false;
+    let signed_up = persist(ctx, "signup", async || {
+        let mut env = ctx.host.env(&ctx.board, &ctx.keyring, ctx.seed, &[]);
+        let result = hwa_client::signup(&mut env, &params).await;
+        answer_lost |= result.as_ref().err().is_some_and(unreachable);
+        result
+    })
+    .await;
+    match signed_up {
+        Ok(_) => {}
+        Err(e @ ClientError::Api { .. }) if answer_lost => {
+            log_in(ctx, user, key, i)
+                .await
+                .map_err(|login| format!("{user} signup: {e} (and logging in instead: {login})"))?;
+            return Ok(());
+        }
+        Err(e) => return Err(format!("{user} signup: {e}")),
+    }
     log_in(ctx, user, key, i).await
 }
 
 /// Logs `user` in at proxy `i`.
 pub async fn log_in(ctx: &HostCtx, user: &str, key: &str, i: usize) -> Result<(), String> {
-    let mut env = ctx.host.env(&ctx.board, &ctx.keyring, ctx.seed, &[]);
     let params = LoginParams {
         proxy: proxy(ctx, i)?,
         trust: trust(),
         user: user.to_owned(),
         authenticator_file: key.into(),
     };
-    hwa_client::login(&mut env, &params).await.map_err(|e| format!("{user} login: {e}"))?;
+    persist(ctx, "login", async || {
+        let mut env = ctx.host.env(&ctx.board, &ctx.keyring, ctx.seed, &[]);
+        hwa_client::login(&mut env, &params).await
+    })
+    .await
+    .map_err(|e| format!("{user} login: {e}"))?;
     ctx.board.bump(&format!("logged-in:{user}:{}", ctx.host.name));
     Ok(())
 }
@@ -60,7 +134,6 @@ pub async fn headless(
     command: &str,
     legitimate: bool,
 ) -> Result<HeadlessIdentity, ClientError> {
-    let mut env = ctx.host.env(&ctx.board, &ctx.keyring, ctx.seed, &[]);
     let params = HeadlessParams {
         proxy: proxy(ctx, i).map_err(ClientError::Usage)?,
         trust: trust(),
@@ -68,7 +141,23 @@ pub async fn headless(
         mlock,
         scope: RequestScope { command: command.to_owned(), logins: Vec::new(), nodes: Vec::new() },
     };
-    let result = hwa_client::headless_login(&mut env, &params).await;
+    // Once it has printed its URL the client rides out lost connections itself; before that,
+    // a command that cannot reach the cluster is one the person runs again, and the approver
+    // still reads the first URL printed.
+    let mut n = 1;
+    let result = loop {
+        let printed_before = ctx.board.printed_ids(&ctx.host.name).len();
+        let mut env = ctx.host.env(&ctx.board, &ctx.keyring, ctx.seed, &[]);
+        let result = hwa_client::headless_login(&mut env, &params).await;
+        let printed = ctx.board.printed_ids(&ctx.host.name).len() > printed_before;
+        match result {
+            Err(e) if unreachable(&e) && !printed && n < ATTEMPTS => {
+                pause(ctx, "the headless command", n, &e).await;
+            }
+            other => break other,
+        }
+        n += 1;
+    };
     match &result {
         Ok(identity) => ctx.board.observe(Observation::Certificate {
             host: ctx.host.name.clone(),
@@ -88,6 +177,17 @@ pub async fn headless(
     result
 }
 
+/// Whether the command that printed `id` is still running, as its screen shows. A host's
+/// `k`-th URL is printed by its `k`-th headless command, and each bumps `finished:<host>`
+/// once when it ends.
+fn still_waiting(ctx: &HostCtx, id: &RequestId) -> bool {
+    let Some(host) = ctx.board.printed_by(id) else {
+        return false;
+    };
+    let position = ctx.board.printed_ids(&host).iter().position(|printed| printed == id);
+    position.is_some_and(|k| ctx.board.count(&format!("finished:{host}")) <= k as u64)
+}
+
 /// Waits until `host` has printed its `n`-th approval URL (1-based) and answers its ID, as a
 /// person reading the remote screen would.
 pub async fn read_request_id(ctx: &HostCtx, host: &str, n: usize) -> RequestId {
@@ -105,7 +205,6 @@ pub async fn decide(
     approve: bool,
 ) -> Result<bool, String> {
     let answer = if approve { "y" } else { "n" };
-    let mut env = ctx.host.env(&ctx.board, &ctx.keyring, ctx.seed, &[answer]);
     let params = ApproveParams {
         proxy: proxy(ctx, i)?,
         trust: trust(),
@@ -114,7 +213,31 @@ pub async fn decide(
         skip_confirm: false,
         authenticator_file: key.into(),
     };
-    let result = hwa_client::approve(&mut env, &params).await;
+    let mut answer_lost = false;
+    let mut n = 1;
+    let result = loop {
+        let result = persist(ctx, "the decision", async || {
+            let mut env = ctx.host.env(&ctx.board, &ctx.keyring, ctx.seed, &[answer]);
+            let result = hwa_client::approve(&mut env, &params).await;
+            answer_lost |= result.as_ref().err().is_some_and(unreachable);
+            result
+        })
+        .await;
+        // "No request is waiting" while the requesting screen still shows the command waiting
+        // means its login is between connections (a server restarting, a link cut): the
+        // person looks at that screen, sees it still waiting, and tries again.
+        match result {
+            Err(e)
+                if e.api_code() == Some(ErrorCode::NotFound)
+                    && n < ATTEMPTS
+                    && still_waiting(ctx, id) =>
+            {
+                pause(ctx, "the decision", n, &e).await;
+            }
+            other => break other,
+        }
+        n += 1;
+    };
     let (accepted, message) = match &result {
         Ok(Decided::Approved) => (approve, "approved".to_owned()),
         Ok(Decided::Denied) => (!approve, "denied".to_owned()),
@@ -126,6 +249,7 @@ pub async fn decide(
         approve,
         accepted,
         message,
+        answer_lost,
     });
     ctx.board.bump("decisions");
     Ok(accepted)
