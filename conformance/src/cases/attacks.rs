@@ -163,7 +163,13 @@ fn other_scope_assertions_refused(plan: &mut Plan) {
         let options = challenge.get("webauthn_challenge").ok_or("no webauthn_challenge")?;
         let assertion = m.authenticate("alice-key", options, 0).await?;
         m.board().capture("phished", assertion.to_string());
+        // alice opens her request, which makes it pending: only a pending request can be
+        // approved, so this is what gives the phished assertions something to approve.
         let id = read_id(m.board(), "remote", 1).await;
+        let (status, text) =
+            m.http(0, "GET", &format!("/webapi/headless/{id}"), None, Some(&token)).await?;
+        require(status == 200, "HL-12", || format!("alice's view answered {status} {text}"))?;
+        m.board().bump("viewed");
         wait_flag(m.board(), "mallory-done", 1).await;
         approve(&*m, "alice-key", &id, &["--skip-confirm"], &[], &[]).await.ok("alice approves")?;
         Ok(())
@@ -171,6 +177,7 @@ fn other_scope_assertions_refused(plan: &mut Plan) {
     plan.machine("mallory", "mallory", Role::Attacker, |m| async move {
         let id = read_id(m.board(), "remote", 1).await;
         let token = m.board().wait_until(|b| b.captured("token").first().cloned()).await;
+        wait_flag(m.board(), "viewed", 1).await;
         let phished = m
             .board()
             .wait_until(|b| (b.captured("phished").len() >= 2).then(|| b.captured("phished")));
@@ -184,12 +191,14 @@ fn other_scope_assertions_refused(plan: &mut Plan) {
                 "mfa_response": { "webauthn_response": assertion } });
             let (status, text) =
                 m.http(0, "PUT", &path, Some(body.to_string()), Some(&token)).await?;
+            // Refused as a second factor, not for some other reason that would hide a
+            // missing scope check.
             if verdict.is_ok() {
-                verdict = require(!(200..300).contains(&status), "HL-13", || {
-                    format!(
-                        "an assertion for {what} challenge approved the request: {status} {text}"
-                    )
-                });
+                verdict = require(
+                    !(200..300).contains(&status) && text.contains("\"mfa_failed\""),
+                    "HL-13",
+                    || format!("an assertion for {what} challenge was answered {status} {text}"),
+                );
             }
         }
         m.board().bump("mallory-done");
