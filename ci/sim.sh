@@ -48,7 +48,7 @@ both_halves() {
     grep -E '^[a-z_]+ +[0-9]+ (seeds|runs)' "$out/$name.txt" || true
     if [ $status -ne 0 ]; then
         echo "hwa-sim $command failed; see $out/$name.txt. Failures and their replay commands:"
-        grep -E 'replay|^  hwa-sim' "$out/$name.txt" | head -50
+        grep -E '^  (replay:|hwa-sim)' "$out/$name.txt" | head -50
     fi
     return $status
 }

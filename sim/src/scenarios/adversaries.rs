@@ -18,7 +18,7 @@ use hwa_core::memlock::{MlockMode, SimLockBehaviour};
 use ssh_key::private::Ed25519Keypair;
 
 use super::remote_ls;
-use super::steps::{decide, headless, persist, read_request_id, sign_up};
+use super::steps::{decide, headless, persist, persist_while_waiting, read_request_id, sign_up};
 use crate::board::Observation;
 use crate::harness::{HostCtx, Setup};
 
@@ -121,9 +121,11 @@ pub fn phishing(setup: &mut Setup) {
         for id in [phished, own] {
             let call = Call::new(Method::GET, format!("/webapi/headless/{id}")).bearer(&token);
             let view: HeadlessRequestView =
-                persist(&ctx, "reading the request", async || client(&ctx, 0)?.json(&call).await)
-                    .await
-                    .map_err(|e| format!("alice cannot see request {id}: {e}"))?;
+                persist_while_waiting(&ctx, "reading the request", &id, async || {
+                    client(&ctx, 0)?.json(&call).await
+                })
+                .await
+                .map_err(|e| format!("alice cannot see request {id}: {e}"))?;
             let mine = view.match_code == own_code;
             decide(&ctx, "alice", "alice-key", 0, &id, mine).await?;
         }

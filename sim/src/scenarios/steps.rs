@@ -177,6 +177,32 @@ pub async fn headless(
     result
 }
 
+/// Runs `attempt`, an action on request `id`, as [`persist`] does; and when it is told no
+/// request `id` is waiting while the screen that printed `id` still shows the command waiting,
+/// runs it again: the login is between connections (a server restarting, a link cut), and a
+/// person who looks at that screen tries again.
+pub async fn persist_while_waiting<T>(
+    ctx: &HostCtx,
+    what: &str,
+    id: &RequestId,
+    mut attempt: impl AsyncFnMut() -> Result<T, ClientError>,
+) -> Result<T, ClientError> {
+    let mut n = 1;
+    loop {
+        match persist(ctx, what, &mut attempt).await {
+            Err(e)
+                if e.api_code() == Some(ErrorCode::NotFound)
+                    && n < ATTEMPTS
+                    && still_waiting(ctx, id) =>
+            {
+                pause(ctx, what, n, &e).await;
+            }
+            other => return other,
+        }
+        n += 1;
+    }
+}
+
 /// Whether the command that printed `id` is still running, as its screen shows. A host's
 /// `k`-th URL is printed by its `k`-th headless command, and each bumps `finished:<host>`
 /// once when it ends.
@@ -214,30 +240,13 @@ pub async fn decide(
         authenticator_file: key.into(),
     };
     let mut answer_lost = false;
-    let mut n = 1;
-    let result = loop {
-        let result = persist(ctx, "the decision", async || {
-            let mut env = ctx.host.env(&ctx.board, &ctx.keyring, ctx.seed, &[answer]);
-            let result = hwa_client::approve(&mut env, &params).await;
-            answer_lost |= result.as_ref().err().is_some_and(unreachable);
-            result
-        })
-        .await;
-        // "No request is waiting" while the requesting screen still shows the command waiting
-        // means its login is between connections (a server restarting, a link cut): the
-        // person looks at that screen, sees it still waiting, and tries again.
-        match result {
-            Err(e)
-                if e.api_code() == Some(ErrorCode::NotFound)
-                    && n < ATTEMPTS
-                    && still_waiting(ctx, id) =>
-            {
-                pause(ctx, "the decision", n, &e).await;
-            }
-            other => break other,
-        }
-        n += 1;
-    };
+    let result = persist_while_waiting(ctx, "the decision", id, async || {
+        let mut env = ctx.host.env(&ctx.board, &ctx.keyring, ctx.seed, &[answer]);
+        let result = hwa_client::approve(&mut env, &params).await;
+        answer_lost |= result.as_ref().err().is_some_and(unreachable);
+        result
+    })
+    .await;
     let (accepted, message) = match &result {
         Ok(Decided::Approved) => (approve, "approved".to_owned()),
         Ok(Decided::Denied) => (!approve, "denied".to_owned()),
