@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The simulator sweeps CI runs: the determinism check (every seed of every scenario twice,
 # traces compared byte for byte) and an exploration with faults drawn per seed. Both run the
-# release build, split over two processes (one per core: a run is single-threaded, and runs in
-# one process must not share a thread pool, see sim/src/harness.rs `align_task_ids`). Output
+# release build, split over two processes (one per core: a run is single-threaded, and a
+# process runs one at a time, see sim/src/harness.rs `run_setup`). Output
 # goes to reports/sim/; every failure there names the command that replays it.
 #
 #   bash ci/sim.sh                                   # determinism 0..100, explore 0..200

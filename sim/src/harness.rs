@@ -366,6 +366,9 @@ fn prepare_cluster(setup: &Setup, store: &SharedStore) -> Result<(), String> {
     })
 }
 
+/// Held for the whole of each run; see [`run_setup`].
+static RUNS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `scenario` once.
 pub fn run(scenario: &Scenario, config: &RunConfig) -> RunResult {
     let mut setup = Setup::new(config.seed);
@@ -376,6 +379,11 @@ pub fn run(scenario: &Scenario, config: &RunConfig) -> RunResult {
 /// Runs a cluster described by `setup` once; `name` labels the trace. This is how the
 /// conformance suite runs its own cases, written once for every target, on the simulator.
 pub fn run_setup(name: &str, setup: Setup, config: &RunConfig) -> RunResult {
+    // One run at a time per process: task IDs (see `align_task_ids`) and the client hosts'
+    // home directories are shared by the whole process, so runs on two threads at once (tests
+    // in one binary, a caller's own thread pool) would not replay as the same seed run alone.
+    // A run that panicked leaves nothing behind that a later run depends on.
+    let _one_at_a_time = RUNS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let trace = Trace::new(config.echo_trace.clone());
     let subscriber = {
         use tracing_subscriber::layer::SubscriberExt;
