@@ -15,8 +15,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use hwa_core::memlock::SharedLocker;
 use hwa_core::{SharedClock, SharedEntropy, SharedNetwork};
+use hwa_ssh::TermSize;
 use serde_json::Value;
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt,
+};
+use tokio::sync::mpsc;
 use zeroize::Zeroizing;
 
 /// Everything a command may touch outside its own memory.
@@ -73,6 +77,62 @@ pub trait Terminal: Send {
 
     /// Reads a secret after showing `prompt` on standard error; a real terminal turns echo off.
     async fn read_secret(&mut self, prompt: &str) -> io::Result<Zeroizing<String>>;
+
+    /// Lends standard input, output and error to a remote session (`hwa ssh`) for as long as
+    /// the returned value lives. With `want_tty`, when input and output are a real terminal,
+    /// the terminal is put in raw mode until then and described in [`Attached::tty`].
+    fn attach(&mut self, want_tty: bool) -> io::Result<Attached<'_>>;
+}
+
+/// Standard streams lent to a remote session; see [`Terminal::attach`].
+pub struct Attached<'a> {
+    pub stdin: Box<dyn AsyncRead + Send + Unpin + 'a>,
+    pub stdout: Box<dyn AsyncWrite + Send + Unpin + 'a>,
+    pub stderr: Box<dyn AsyncWrite + Send + Unpin + 'a>,
+    /// The local terminal, when the session has one.
+    pub tty: Option<LocalTty>,
+}
+
+impl fmt::Debug for Attached<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Attached").field("tty", &self.tty).finish_non_exhaustive()
+    }
+}
+
+/// A local terminal in raw mode, lent to a remote shell: its type and size, its later sizes,
+/// and how to put it back as it was, which happens when this is dropped.
+pub struct LocalTty {
+    /// The `TERM` value to give the remote PTY.
+    pub term: String,
+    pub size: TermSize,
+    /// Every later size, as the window changes.
+    pub resizes: Option<mpsc::Receiver<TermSize>>,
+    restore: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl LocalTty {
+    pub fn new(
+        term: String,
+        size: TermSize,
+        resizes: Option<mpsc::Receiver<TermSize>>,
+        restore: Box<dyn FnOnce() + Send>,
+    ) -> LocalTty {
+        LocalTty { term, size, resizes, restore: Some(restore) }
+    }
+}
+
+impl Drop for LocalTty {
+    fn drop(&mut self) {
+        if let Some(restore) = self.restore.take() {
+            restore();
+        }
+    }
+}
+
+impl fmt::Debug for LocalTty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalTty").field("term", &self.term).field("size", &self.size).finish()
+    }
 }
 
 /// Longest line read from the terminal: an answer or a password, never more.
@@ -118,6 +178,16 @@ impl Terminal for IoTerminal {
         let line = self.read_line().await?;
         Ok(Zeroizing::new(line.unwrap_or_default()))
     }
+
+    /// Byte streams are never a terminal; the binary's own terminal adds raw mode.
+    fn attach(&mut self, _want_tty: bool) -> io::Result<Attached<'_>> {
+        Ok(Attached {
+            stdin: Box::new(&mut self.input),
+            stdout: Box::new(&mut self.stdout),
+            stderr: Box::new(&mut self.stderr),
+            tty: None,
+        })
+    }
 }
 
 /// A WebAuthn device as a browser would drive it: creation and request options in the
@@ -160,7 +230,8 @@ pub(crate) mod tests_support {
         }
     }
 
-    /// A terminal that keeps what is written to standard error, for assertions.
+    /// A terminal that keeps what is written to standard error, for assertions; a remote
+    /// session gets empty input and its output is discarded.
     #[derive(Debug, Default, Clone)]
     pub(crate) struct Captured(pub(crate) Arc<std::sync::Mutex<String>>);
 
@@ -189,6 +260,15 @@ pub(crate) mod tests_support {
 
         async fn read_secret(&mut self, _prompt: &str) -> io::Result<Zeroizing<String>> {
             Ok(Zeroizing::new(String::new()))
+        }
+
+        fn attach(&mut self, _want_tty: bool) -> io::Result<Attached<'_>> {
+            Ok(Attached {
+                stdin: Box::new(tokio::io::empty()),
+                stdout: Box::new(tokio::io::sink()),
+                stderr: Box::new(tokio::io::sink()),
+                tty: None,
+            })
         }
     }
 

@@ -57,7 +57,9 @@ pub mod session;
 pub mod sse;
 
 pub use approve::{ApproveParams, WatchParams, approve, watch};
-pub use env::{AuthenticatorFactory, ClientEnv, IoTerminal, Terminal, WebauthnDevice};
+pub use env::{
+    Attached, AuthenticatorFactory, ClientEnv, IoTerminal, LocalTty, Terminal, WebauthnDevice,
+};
 pub use error::ClientError;
 pub use headless::{HeadlessIdentity, HeadlessParams, headless_login};
 pub use nodes::{ListParams, list_nodes};

@@ -9,11 +9,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use hwa_client::device::SoftAuthenticatorFiles;
-use hwa_client::{ClientEnv, IoTerminal, Terminal};
+use hwa_client::{Attached, ClientEnv, IoTerminal, LocalTty, Terminal};
 use hwa_core::clock::SystemClock;
 use hwa_core::entropy::OsEntropy;
 use hwa_core::memlock::SystemLocker;
 use hwa_core::net::TokioNetwork;
+use hwa_ssh::TermSize;
 use zeroize::Zeroizing;
 
 fn main() -> ExitCode {
@@ -30,7 +31,11 @@ fn main() -> ExitCode {
     };
     let args: Vec<String> = std::env::args().collect();
     let env = real_env();
-    ExitCode::from(runtime.block_on(hwa_client::run(args, env)))
+    let code = runtime.block_on(hwa_client::run(args, env));
+    // A remote session may leave a read of standard input waiting on a blocking thread;
+    // dropping the runtime would wait for it, so `hwa ssh` would hang until a key is pressed.
+    runtime.shutdown_background();
+    ExitCode::from(code)
 }
 
 fn real_env() -> ClientEnv {
@@ -113,4 +118,70 @@ impl Terminal for RealTerminal {
         restored?;
         secret
     }
+
+    fn attach(&mut self, want_tty: bool) -> std::io::Result<Attached<'_>> {
+        let tty = if want_tty { raw_terminal()? } else { None };
+        let mut attached = self.0.attach(false)?;
+        attached.tty = tty;
+        Ok(attached)
+    }
+}
+
+/// The `TERM` a remote PTY gets when ours is unset: a terminal assumed to have no abilities.
+const DEFAULT_TERM: &str = "dumb";
+
+/// Puts the terminal in raw mode for a remote shell when standard input and output both are
+/// one; `None` when they are not (a pipe, a file), and the shell then runs without a PTY.
+fn raw_terminal() -> std::io::Result<Option<LocalTty>> {
+    use rustix::termios::{OptionalActions, tcgetattr, tcsetattr};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() || !std::io::stdout().is_terminal() {
+        return Ok(None);
+    }
+    let saved = tcgetattr(&stdin)?;
+    let size = window_size()?;
+    let mut raw = saved.clone();
+    raw.make_raw();
+    tcsetattr(&stdin, OptionalActions::Now, &raw)?;
+    let (watcher, resizes) = match watch_window() {
+        Ok((task, rx)) => (Some(task), Some(rx)),
+        Err(e) => {
+            tracing::debug!(error = %e, "window size changes will not reach the remote terminal");
+            (None, None)
+        }
+    };
+    let restore = Box::new(move || {
+        if let Some(task) = watcher {
+            task.abort();
+        }
+        if let Err(e) = tcsetattr(std::io::stdin(), OptionalActions::Now, &saved) {
+            tracing::warn!(error = %e, "cannot restore the terminal; run `reset`");
+        }
+    });
+    let term = std::env::var("TERM").ok().filter(|t| !t.is_empty());
+    let term = term.unwrap_or_else(|| DEFAULT_TERM.to_owned());
+    Ok(Some(LocalTty::new(term, size, resizes, restore)))
+}
+
+/// The size of the terminal on standard output.
+fn window_size() -> std::io::Result<TermSize> {
+    let size = rustix::termios::tcgetwinsize(std::io::stdout())?;
+    Ok(TermSize { cols: u32::from(size.ws_col), rows: u32::from(size.ws_row) })
+}
+
+/// Reports the terminal's size each time the window changes (`SIGWINCH`).
+fn watch_window()
+-> std::io::Result<(tokio::task::JoinHandle<()>, tokio::sync::mpsc::Receiver<TermSize>)> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut changes = signal(SignalKind::window_change())?;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let task = tokio::spawn(async move {
+        while changes.recv().await.is_some() {
+            let Ok(size) = window_size() else { continue };
+            if tx.send(size).await.is_err() {
+                break;
+            }
+        }
+    });
+    Ok((task, rx))
 }

@@ -11,8 +11,6 @@
 //! - Only headless logins: `hwa ssh` with a session profile would need a certificate issued
 //!   from the session (and, for `require_session_mfa`, a WebAuthn ceremony per session), which
 //!   this version does not offer.
-//! - No interactive shell: a command is required. The command's output is collected and
-//!   written when it ends (standard input is not forwarded).
 //! - `hwa scp` copies over SFTP; each `[login@]host:path` must use one login per node.
 
 use std::path::PathBuf;
@@ -23,10 +21,10 @@ use hwa_core::api::RequestScope;
 use hwa_core::memlock::MlockMode;
 use hwa_core::net::{BoxStream, Listener};
 use hwa_core::{Network, SharedClock, SharedNetwork};
-use hwa_ssh::{HostTrust, Identity, SshConnection, Target};
+use hwa_ssh::{HostTrust, Identity, PtyRequest, SshConnection, Target};
 use ssh_key::PublicKey;
 
-use crate::env::ClientEnv;
+use crate::env::{Attached, ClientEnv};
 use crate::error::ClientError;
 use crate::headless::{HeadlessIdentity, HeadlessParams, headless_login};
 use crate::http::{Call, HttpClient, Trust};
@@ -88,29 +86,56 @@ pub fn parse_endpoint(text: &str, default_login: &str) -> Result<Endpoint, Clien
     Ok(Endpoint::Remote { login, host, path })
 }
 
-/// Runs the command on the node; returns its exit code.
+/// Runs the command on the node, or without one the login's shell, with this process's
+/// standard input, output and error; returns the remote exit code.
+///
+/// The shell gets a PTY when this process runs on a terminal (which is then in raw mode until
+/// the shell exits, and whose size changes follow it); with input from a pipe or a file the
+/// shell reads its commands from there instead, as with OpenSSH's `ssh host < script`.
 pub async fn ssh(env: &mut ClientEnv, params: &SshParams) -> Result<u8, ClientError> {
-    if params.command.is_empty() {
-        return Err(ClientError::Usage(
-            "an interactive shell is not available in this version; give a command to run".into(),
-        ));
-    }
     let command = params.command.join(" ");
+    let target = format!("{}@{}", params.login, params.host);
     let scope = RequestScope {
-        command: format!("ssh {}@{} {command}", params.login, params.host),
+        command: if command.is_empty() {
+            format!("ssh {target} (interactive shell)")
+        } else {
+            format!("ssh {target} {command}")
+        },
         logins: vec![params.login.clone()],
         nodes: vec![params.host.clone()],
     };
     let identity = Arc::new(login(env, &params.cluster, scope).await?);
     let seams = Seams { net: env.net.clone(), clock: env.clock.clone() };
     let conn = open(&seams, &params.cluster, &identity, &params.host, &params.login).await?;
-    let output = conn.exec(&command).await.map_err(ssh_error)?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    env.term.out(&stdout).await.map_err(|e| ClientError::io("writing to standard output", e))?;
-    env.term.err(&stderr).await.map_err(|e| ClientError::io("writing to standard error", e))?;
+    let status = {
+        let io = env
+            .term
+            .attach(command.is_empty())
+            .map_err(|e| ClientError::io("preparing the terminal", e))?;
+        run_session(&conn, &command, io).await
+    };
     let _ = conn.close().await;
-    Ok(u8::try_from(output.status.code()).unwrap_or(u8::MAX))
+    Ok(u8::try_from(status?.code()).unwrap_or(u8::MAX))
+}
+
+/// Runs `command` (or the shell when it is empty) over `conn` with the lent streams; the
+/// terminal, if any, is restored when `io` is dropped here, before anything else is printed.
+async fn run_session(
+    conn: &SshConnection,
+    command: &str,
+    io: Attached<'_>,
+) -> Result<hwa_ssh::ExitStatus, ClientError> {
+    let Attached { stdin, mut stdout, mut stderr, tty } = io;
+    let status = match (command.is_empty(), tty) {
+        (false, _) => conn.exec_streaming(command, Some(stdin), &mut stdout, &mut stderr).await,
+        (true, None) => conn.shell(stdin, &mut stdout, &mut stderr).await,
+        (true, Some(mut tty)) => {
+            let pty = PtyRequest { term: tty.term.clone(), size: tty.size };
+            let resizes = tty.resizes.take();
+            conn.shell_with_pty(&pty, stdin, &mut stdout, resizes).await
+        }
+    };
+    status.map_err(ssh_error)
 }
 
 /// Copies between local paths and nodes, or between two nodes, with one approval.

@@ -69,12 +69,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn ssh_without_a_command_is_a_usage_error() {
+    async fn ssh_without_a_command_goes_on_to_log_in_for_a_shell() {
         let args: Vec<String> = ["hwa", "ssh", "--headless", "--proxy=localhost:1", "node1"]
             .iter()
             .map(|s| s.to_string())
             .collect();
-        assert_eq!(run(args, test_env()).await, crate::error::EXIT_USAGE);
+        // Nothing listens on port 1: the login is attempted and fails as an error, not usage.
+        assert_eq!(run(args, test_env()).await, crate::error::EXIT_ERROR);
     }
 
     #[tokio::test]

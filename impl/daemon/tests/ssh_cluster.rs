@@ -8,7 +8,7 @@
 //! them first: `cargo build -p hwa-client -p hwa-admin`. The nodes serve the OS user running
 //! the test as the login.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -176,23 +176,8 @@ impl Cluster {
         format!("--authenticator-file={}", self.tmp.path().join("alice-key.json").display())
     }
 
-    /// Runs `hwa args...`, approves the request it prints, and returns its output and the
-    /// number of distinct requests it printed (one approval each).
-    fn approved(&self, args: &[&str]) -> (Output, usize) {
-        let err_path = self.tmp.path().join("hwa.err");
-        let err_file = std::fs::File::create(&err_path).expect("stderr file");
-        let child =
-            self.hwa().args(args).stdout(Stdio::piped()).stderr(err_file).spawn().expect("hwa");
-        let mut left = attempts();
-        let id = loop {
-            let text = std::fs::read_to_string(&err_path).unwrap_or_default();
-            if let Some(at) = text.find("/web/headless/") {
-                let rest = &text[at + "/web/headless/".len()..];
-                break rest.split_whitespace().next().expect("id").to_owned();
-            }
-            left = left.checked_sub(1).unwrap_or_else(|| panic!("no request printed: {text}"));
-            std::thread::sleep(POLL);
-        };
+    /// Approves request `id` from another process, as alice on her own machine would.
+    fn approve(&self, id: &str) {
         let proxy = format!("--proxy={}", self.proxy);
         run(self.hwa().args([
             "headless",
@@ -200,8 +185,41 @@ impl Cluster {
             &proxy,
             &self.key_arg(),
             "--skip-confirm",
-            &id,
+            id,
         ]));
+    }
+
+    /// Runs `hwa args...` with empty input, approves the request it prints, and returns its
+    /// output and the number of distinct requests it printed (one approval each).
+    fn approved(&self, args: &[&str]) -> (Output, usize) {
+        self.approved_with_input(args, b"")
+    }
+
+    /// Like [`Cluster::approved`], with `input` on a pipe as standard input.
+    fn approved_with_input(&self, args: &[&str], input: &[u8]) -> (Output, usize) {
+        let err_path = self.tmp.path().join("hwa.err");
+        let err_file = std::fs::File::create(&err_path).expect("stderr file");
+        let mut child = self
+            .hwa()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(err_file)
+            .spawn()
+            .expect("hwa");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(input).expect("input written");
+        drop(stdin);
+        let mut left = attempts();
+        let id = loop {
+            let text = std::fs::read_to_string(&err_path).unwrap_or_default();
+            if let Some(id) = request_id(&text) {
+                break id;
+            }
+            left = left.checked_sub(1).unwrap_or_else(|| panic!("no request printed: {text}"));
+            std::thread::sleep(POLL);
+        };
+        self.approve(&id);
         let mut output = child.wait_with_output().expect("hwa ends");
         std::fs::File::open(&err_path)
             .expect("stderr")
@@ -217,6 +235,14 @@ impl Cluster {
         ids.dedup();
         (output, ids.len())
     }
+}
+
+/// The ID of the first request URL in `text`.
+fn request_id(text: &str) -> Option<String> {
+    let at = text.find("/web/headless/")?;
+    let rest = &text[at + "/web/headless/".len()..];
+    let id: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    (!id.is_empty()).then_some(id)
 }
 
 #[cfg(unix)]
@@ -317,4 +343,120 @@ fn a_stock_openssh_sshd_registered_with_hwactl_is_reached_by_hwa_ssh_headless() 
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello-from-sshd");
     assert_eq!(approvals, 1);
     assert!(log.contains("ID user=alice headless_request="), "{log}");
+}
+
+#[cfg(unix)]
+#[test]
+fn ssh_without_a_command_and_without_a_terminal_runs_the_shell_on_piped_input() {
+    let cluster = start_cluster();
+    let proxy = format!("--proxy={}", cluster.proxy);
+    let target = format!("{}@node1", cluster.login);
+    let script = b"tty || echo no-terminal\necho piped-$((2 + 3))\nexit 4\n";
+    let (out, approvals) = cluster
+        .approved_with_input(&["ssh", "--headless", &proxy, "--user=alice", &target], script);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(4), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("piped-5"), "the shell read its commands from the pipe: {stdout}");
+    assert!(stdout.contains("no-terminal"), "no PTY without a local terminal: {stdout}");
+    assert_eq!(approvals, 1);
+
+    let (out, _) = cluster.approved_with_input(
+        &["ssh", "--headless", &proxy, "--user=alice", &target, "tr", "a-z", "A-Z"],
+        b"shout\n",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "SHOUT\n", "a command reads standard input");
+}
+
+/// What a process on a PTY has written so far, read by a thread until the PTY closes.
+struct Screen(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Screen {
+    fn watch(pty: std::sync::Arc<pty_process::blocking::Pty>) -> Screen {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            // A read fails (EIO) once the last process on the terminal is gone.
+            while let Ok(n @ 1..) = (&*pty).read(&mut buf) {
+                sink.lock().expect("screen").extend_from_slice(&buf[..n]);
+            }
+        });
+        Screen(seen)
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("screen")).into_owned()
+    }
+
+    /// Waits until `found` finds something on the screen, and returns it.
+    fn wait_for<T>(&self, what: &str, found: impl Fn(&str) -> Option<T>) -> T {
+        for _ in 0..attempts() {
+            if let Some(hit) = found(&self.text()) {
+                return hit;
+            }
+            std::thread::sleep(POLL);
+        }
+        panic!("never saw {what} on the terminal:\n{}", self.text());
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn an_interactive_shell_gets_a_pty_that_follows_the_local_window_and_restores_the_terminal() {
+    use pty_process::Size;
+    use rustix::termios::{LocalModes, tcgetattr};
+
+    let cluster = start_cluster();
+    let (pty, pts) = pty_process::blocking::open().expect("a pseudo-terminal");
+    pty.resize(Size::new(33, 101)).expect("window size");
+    let cooked = tcgetattr(&pty).expect("terminal mode");
+    assert!(cooked.local_modes.contains(LocalModes::ICANON | LocalModes::ECHO));
+    let home = cluster.tmp.path().join("home");
+    let mut child = pty_process::blocking::Command::new(bin("hwa"))
+        .args(["ssh", "--headless", &format!("--proxy={}", cluster.proxy), "--user=alice"])
+        .arg(format!("{}@node1", cluster.login))
+        .env("HOME", &home)
+        .env("TERM", "xterm-256color")
+        .env("HWA_LOG", "warn")
+        .spawn(pts)
+        .expect("hwa on the terminal");
+    let pty = std::sync::Arc::new(pty);
+    let screen = Screen::watch(pty.clone());
+    let id = screen.wait_for("the request URL", request_id);
+    cluster.approve(&id);
+
+    let typed = "tty; echo \"term=$TERM size=$(stty size)\"; echo answer-$((6 * 7))\n";
+    (&*pty).write_all(typed.as_bytes()).expect("typing");
+    let shown = screen.wait_for("the answer", |t| t.contains("answer-42").then(|| t.to_owned()));
+    assert!(shown.contains("/dev/pts/"), "the shell runs on a PTY: {shown}");
+    assert!(shown.contains("term=xterm-256color size=33 101"), "type and size sent: {shown}");
+    assert_eq!(
+        tcgetattr(&*pty).expect("terminal mode").local_modes
+            & (LocalModes::ICANON | LocalModes::ECHO),
+        LocalModes::empty(),
+        "the local terminal is raw while the remote shell has it"
+    );
+
+    // Resizing the window signals hwa (SIGWINCH), which tells the node.
+    pty.resize(Size::new(40, 120)).expect("new window size");
+    let mut followed = false;
+    for _ in 0..20 {
+        (&*pty).write_all(b"echo \"now=$(stty size)\"\n").expect("typing");
+        std::thread::sleep(Duration::from_millis(300));
+        if screen.text().contains("now=40 120") {
+            followed = true;
+            break;
+        }
+    }
+    assert!(followed, "the remote PTY never took the new size:\n{}", screen.text());
+
+    (&*pty).write_all(b"exit 3\n").expect("typing");
+    let status = child.wait().expect("hwa ends");
+    assert_eq!(status.code(), Some(3), "the shell's exit status is passed through");
+    let after = tcgetattr(&*pty).expect("terminal mode");
+    assert!(
+        after.local_modes.contains(LocalModes::ICANON | LocalModes::ECHO),
+        "the local terminal is back in its own mode after the shell exits"
+    );
 }

@@ -10,7 +10,7 @@
 //! |---|---|
 //! | [`mod@connect`] | dialling, host verification ([`HostTrust`]), certificate authentication |
 //! | [`exec`] | running one command, with its output collected or streamed |
-//! | [`shell`] | an interactive shell on a pseudo-terminal |
+//! | [`shell`] | the login's shell, on a pseudo-terminal or reading piped input |
 //! | [`transfer`] | SFTP uploads, downloads and node-to-node copies |
 //! | [`error`] | the one error type of this crate |
 //!

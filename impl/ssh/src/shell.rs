@@ -1,8 +1,10 @@
-//! An interactive shell on a pseudo-terminal: `hwa ssh node` without a command.
+//! The login's shell: `hwa ssh node` without a command.
 //!
-//! The caller owns the local terminal (raw mode, reading its size, forwarding SIGWINCH); this
-//! module sends the terminal type and size, the keystrokes and size changes, and copies the
-//! screen output back. With a PTY the node merges standard error into the one output stream.
+//! On a terminal the shell runs on a pseudo-terminal: the caller owns the local terminal (raw
+//! mode, reading its size, forwarding SIGWINCH); this module sends the terminal type and size,
+//! the keystrokes and size changes, and copies the screen output back. With a PTY the node
+//! merges standard error into the one output stream. Without a terminal (input from a pipe or
+//! a file) the shell reads its commands from that input, as OpenSSH's `ssh host < script` does.
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
@@ -48,5 +50,23 @@ impl SshConnection {
             .map_err(SshError::Channel)?;
         channel.request_shell(true).await.map_err(SshError::Channel)?;
         pump(channel, Some(stdin), stdout, None::<&mut tokio::io::Sink>, resize, "shell").await
+    }
+
+    /// Starts the login's shell without a PTY, feeding it `stdin` and copying its standard
+    /// output and error as they arrive, until the shell exits.
+    pub async fn shell<I, O, E>(
+        &self,
+        stdin: I,
+        stdout: &mut O,
+        stderr: &mut E,
+    ) -> Result<ExitStatus, SshError>
+    where
+        I: AsyncRead + Unpin + Send,
+        O: AsyncWrite + Unpin + Send,
+        E: AsyncWrite + Unpin + Send,
+    {
+        let channel = self.open_session().await?;
+        channel.request_shell(true).await.map_err(SshError::Channel)?;
+        pump(channel, Some(stdin), stdout, Some(stderr), None, "shell").await
     }
 }
