@@ -2,7 +2,10 @@
 //! `hwactl tokens add`, and a user whose role requires per-session MFA. `hwa ssh --headless`
 //! and `hwa scp --headless` (node1 → node2) each work with one approval given by
 //! `hwa headless approve --skip-confirm` from another process (SPEC HL-19), and a login the
-//! role does not permit is refused after approval (SPEC HL-20).
+//! role does not permit is refused after approval (SPEC HL-20). Without a command, `hwa ssh`
+//! opens the login's shell: on a PTY when run on a terminal (driven here through a real
+//! pseudo-terminal), reading piped input otherwise. A stock OpenSSH sshd registered with
+//! `hwactl nodes add` serves the same commands as an agentless node.
 //!
 //! The `hwa` and `hwactl` binaries are taken from the directory cargo put `hwad` in; build
 //! them first: `cargo build -p hwa-client -p hwa-admin`. The nodes serve the OS user running
@@ -285,10 +288,12 @@ fn ssh_and_scp_through_the_proxy_need_one_approval_each_and_keep_access_rules() 
 
 /// Where Debian and Fedora install the OpenSSH server.
 const SSHD: &str = "/usr/sbin/sshd";
+/// Debian's SFTP server, which sshd runs for the `sftp` subsystem `hwa scp` uses.
+const SFTP_SERVER: &str = "/usr/lib/openssh/sftp-server";
 
 #[cfg(unix)]
 #[test]
-fn a_stock_openssh_sshd_registered_with_hwactl_is_reached_by_hwa_ssh_headless() {
+fn a_stock_openssh_sshd_registered_with_hwactl_serves_hwa_ssh_scp_and_a_shell() {
     if !Path::new(SSHD).exists() {
         eprintln!("skipped: {SSHD} is not installed");
         return;
@@ -305,7 +310,8 @@ fn a_stock_openssh_sshd_registered_with_hwactl_is_reached_by_hwa_ssh_headless() 
     let config = format!(
         "Port {port}\nListenAddress 127.0.0.1\nHostKey {key}\nHostCertificate {key}-cert.pub\n\
          TrustedUserCAKeys {ca}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-         PermitRootLogin prohibit-password\nUsePAM no\nPidFile {dir}/sshd.pid\n",
+         PermitRootLogin prohibit-password\nUsePAM no\nPidFile {dir}/sshd.pid\n\
+         Subsystem sftp {SFTP_SERVER}\n",
         key = prefix.display(),
         ca = dir.join("user_ca.pub").display(),
         dir = dir.display(),
@@ -343,6 +349,21 @@ fn a_stock_openssh_sshd_registered_with_hwactl_is_reached_by_hwa_ssh_headless() 
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello-from-sshd");
     assert_eq!(approvals, 1);
     assert!(log.contains("ID user=alice headless_request="), "{log}");
+
+    // A copy from the hwa node to the agentless one, one approval for both.
+    let src = dir.join("to-sshd.txt");
+    std::fs::write(&src, b"node1 to sshd\n").expect("source file");
+    let landed = dir.join("landed");
+    std::fs::create_dir_all(&landed).expect("destination");
+    let from = format!("{}@node1:{}", cluster.login, src.display());
+    let to = format!("{}@node3:{}/", cluster.login, landed.display());
+    let (out, approvals) =
+        cluster.approved(&["scp", "--headless", &proxy, "--user=alice", &from, &to]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(approvals, 1);
+    assert_eq!(std::fs::read(landed.join("to-sshd.txt")).expect("copied"), b"node1 to sshd\n");
+
+    interactive_session(&cluster, "node3");
 }
 
 #[cfg(unix)]
@@ -404,10 +425,17 @@ impl Screen {
 #[cfg(unix)]
 #[test]
 fn an_interactive_shell_gets_a_pty_that_follows_the_local_window_and_restores_the_terminal() {
+    let cluster = start_cluster();
+    interactive_session(&cluster, "node1");
+}
+
+/// Runs `hwa ssh --headless login@node` without a command on a real pseudo-terminal, approves
+/// it, types into the shell, resizes the window and exits, checking what a person would see.
+#[cfg(unix)]
+fn interactive_session(cluster: &Cluster, node: &str) {
     use pty_process::Size;
     use rustix::termios::{LocalModes, tcgetattr};
 
-    let cluster = start_cluster();
     let (pty, pts) = pty_process::blocking::open().expect("a pseudo-terminal");
     pty.resize(Size::new(33, 101)).expect("window size");
     let cooked = tcgetattr(&pty).expect("terminal mode");
@@ -415,7 +443,7 @@ fn an_interactive_shell_gets_a_pty_that_follows_the_local_window_and_restores_th
     let home = cluster.tmp.path().join("home");
     let mut child = pty_process::blocking::Command::new(bin("hwa"))
         .args(["ssh", "--headless", &format!("--proxy={}", cluster.proxy), "--user=alice"])
-        .arg(format!("{}@node1", cluster.login))
+        .arg(format!("{}@{node}", cluster.login))
         .env("HOME", &home)
         .env("TERM", "xterm-256color")
         .env("HWA_LOG", "warn")
