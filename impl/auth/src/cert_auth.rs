@@ -118,7 +118,7 @@ pub fn verify(
     key.verify(CERT_AUTH_NAMESPACE, signed_message(method, path, millis).as_bytes(), &sig)
         .map_err(|_| refuse("the signature does not verify for this method and path"))?;
     let user = user_of_key_id(cert.key_id())
-        .ok_or_else(|| refuse("the certificate was not issued by a headless approval"))?
+        .ok_or_else(|| refuse("the certificate was not issued by this cluster's auth service"))?
         .to_string();
     let nodes = cert
         .extensions()

@@ -1,15 +1,19 @@
-//! The SSH user certificate a headless approval grants (SPEC HL-17, HL-21).
+//! The SSH user certificates the auth service grants: to a headless approval (SPEC HL-17,
+//! HL-21), and to one SSH session of a logged-in user (`hwa ssh` without `--headless`).
 //!
 //! - For the submitted public key only.
 //! - `valid_after` is the issuing second, not back-dated: the window is the promised minute and
 //!   no more. Nodes must keep their clocks within a second or two of the auth server (NTP);
 //!   a node running behind would see the certificate as not yet valid, which fails closed.
-//! - `valid_before` is `min(now + CERT_TTL, request expiry)`, whatever TTL the client asked.
+//! - `valid_before` is `min(now + CERT_TTL, not_after)` (the request's expiry for a headless
+//!   approval), whatever TTL the client asked.
 //! - Principals: the requested logins that the user's roles permit; with none requested, every
 //!   permitted login (`ls` names no login).
-//! - Extensions: `permit-pty`, [`EXT_MFA_VERIFIED`] with the approving credential, and
-//!   [`EXT_NODES`] when the approval named nodes. Critical option `source-address` with the
-//!   waiting client's address, so the certificate is useless from anywhere else.
+//! - Extensions: `permit-pty`, [`EXT_MFA_VERIFIED`] with the credential whose assertion
+//!   approved the request or verified the session (absent when no ceremony took place), and
+//!   [`EXT_NODES`] when nodes were named. Critical option `source-address` with the client's
+//!   address, so the certificate is useless from anywhere else.
+//! - Key ID: `user=<user> headless_request=<id>` or `user=<user> session`, which sshd logs.
 //!
 //! The checks that come before issuing (record equals request, locks) are the service's.
 
@@ -37,17 +41,29 @@ pub const EXT_PERMIT_PTY: &str = "permit-pty";
 /// Bytes of certificate nonce (OpenSSH uses 32).
 const NONCE_BYTES: usize = 32;
 
+/// What a certificate is issued for.
+#[derive(Debug, Clone, Copy)]
+pub enum CertFor<'a> {
+    /// The approved headless request with this ID.
+    Headless(&'a RequestId),
+    /// One SSH session of a logged-in user.
+    Session,
+}
+
 /// What to put into the certificate.
 #[derive(Debug, Clone)]
 pub struct CertRequest<'a> {
     pub user: &'a str,
-    pub request_id: &'a RequestId,
+    pub issued_for: CertFor<'a>,
     pub public_key: &'a PublicKey,
     pub principals: &'a [String],
     pub nodes: &'a [String],
     pub client_ip: IpAddr,
-    pub credential_id_b64: &'a str,
-    pub request_expires_at: UnixMillis,
+    /// The credential (base64url) whose assertion verified this certificate; `None` when no
+    /// WebAuthn ceremony took place, and the certificate is then not MFA-verified.
+    pub credential_id_b64: Option<&'a str>,
+    /// The certificate ends no later than this (a headless request's expiry).
+    pub not_after: UnixMillis,
 }
 
 /// A signed certificate.
@@ -59,9 +75,12 @@ pub struct IssuedCert {
     pub valid_before_secs: u64,
 }
 
-/// The key ID: who and which request, as sshd logs it.
-pub fn key_id(user: &str, id: &RequestId) -> String {
-    format!("user={user} headless_request={id}")
+/// The key ID: who and why, as sshd logs it.
+pub fn key_id(user: &str, issued_for: CertFor<'_>) -> String {
+    match issued_for {
+        CertFor::Headless(id) => format!("user={user} headless_request={id}"),
+        CertFor::Session => format!("user={user} session"),
+    }
 }
 
 /// The user named by a key ID this module wrote.
@@ -79,9 +98,12 @@ pub fn issue(
         return Err(AuthError::Internal("a certificate without principals was asked for".into()));
     }
     let valid_after = now.secs_floor();
-    let valid_before = now.plus(CERT_TTL).min(req.request_expires_at).secs_end();
+    let valid_before = now.plus(CERT_TTL).min(req.not_after).secs_end();
     if valid_before <= valid_after {
-        return Err(AuthError::RequestExpired { id: req.request_id.clone() });
+        return Err(match req.issued_for {
+            CertFor::Headless(id) => AuthError::RequestExpired { id: id.clone() },
+            CertFor::Session => AuthError::Internal("a session certificate with no time".into()),
+        });
     }
     let nonce = hwa_core::entropy::array::<NONCE_BYTES>(entropy);
     let serial = u64::from_le_bytes(hwa_core::entropy::array(entropy));
@@ -94,13 +116,15 @@ pub fn issue(
         )?;
         builder.serial(serial)?;
         builder.cert_type(CertType::User)?;
-        builder.key_id(key_id(req.user, req.request_id))?;
+        builder.key_id(key_id(req.user, req.issued_for))?;
         for principal in req.principals {
             builder.valid_principal(principal.clone())?;
         }
         builder.critical_option(OPT_SOURCE_ADDRESS, req.client_ip.to_string())?;
         builder.extension(EXT_PERMIT_PTY, "")?;
-        builder.extension(EXT_MFA_VERIFIED, req.credential_id_b64)?;
+        if let Some(credential) = req.credential_id_b64 {
+            builder.extension(EXT_MFA_VERIFIED, credential)?;
+        }
         if !req.nodes.is_empty() {
             builder.extension(EXT_NODES, req.nodes.join(","))?;
         }
@@ -135,13 +159,13 @@ mod tests {
         let principals = ["alice".to_string()];
         let req = CertRequest {
             user: "alice",
-            request_id: &id,
+            issued_for: CertFor::Headless(&id),
             public_key: key.public_key(),
             principals: &principals,
             nodes: &[],
             client_ip: "192.0.2.1".parse().unwrap(),
-            credential_id_b64: "AAAA",
-            request_expires_at: expires_at,
+            credential_id_b64: Some("AAAA"),
+            not_after: expires_at,
         };
         let issued = issue(&ca, &entropy, now, &req)?;
         Ok(Certificate::from_openssh(&issued.openssh).unwrap())
@@ -166,7 +190,8 @@ mod tests {
     #[test]
     fn the_user_is_read_back_from_the_key_id() {
         let id = RequestId::derive(b"k");
-        assert_eq!(user_of_key_id(&key_id("alice", &id)), Some("alice"));
+        assert_eq!(user_of_key_id(&key_id("alice", CertFor::Headless(&id))), Some("alice"));
+        assert_eq!(user_of_key_id(&key_id("bob", CertFor::Session)), Some("bob"));
         assert_eq!(user_of_key_id("something else"), None);
     }
 }

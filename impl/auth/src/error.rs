@@ -146,6 +146,15 @@ pub enum AuthError {
     )]
     AssertionRequired { id: RequestId },
 
+    #[error(
+        "a role of user {user} requires per-session mfa: ask for a challenge with scope \
+         session_mfa, answer it with your security key and send the assertion with the request"
+    )]
+    SessionMfaRequired { user: String },
+
+    #[error("one-time passwords are not accepted for ssh sessions; use your security key")]
+    TotpRefusedForSession,
+
     #[error("the webauthn challenge is unknown, already used or expired; ask for a new challenge")]
     ChallengeInvalid,
 
@@ -248,8 +257,10 @@ impl AuthError {
             E::Denied { .. } => ErrorCode::Denied,
             E::HeadlessDisabled => ErrorCode::HeadlessDisabled,
             E::Locked { .. } => ErrorCode::Locked,
+            E::SessionMfaRequired { .. } => ErrorCode::MfaRequired,
             E::NoCredentials(_)
             | E::TotpRefused
+            | E::TotpRefusedForSession
             | E::AssertionRequired { .. }
             | E::ChallengeInvalid
             | E::ChallengeScope { .. }

@@ -51,16 +51,17 @@ use hwa_core::admin::{
 use hwa_core::api::{
     AuthSettings, ChallengeScope, DecisionAction, HeadlessDecisionRequest, HeadlessLoginRequest,
     HeadlessLoginResponse, HeadlessRequestView, InviteView, NodeView, RequestScope, RequestState,
-    SessionResponse,
+    SessionCertRequest, SessionCertResponse, SessionResponse,
 };
 use hwa_core::id::RequestId;
-use hwa_core::limits::{INTEREST_WAIT, REQUEST_TTL};
+use hwa_core::limits::{CERT_TTL, INTEREST_WAIT, REQUEST_TTL};
 use hwa_core::{SharedClock, SharedEntropy, UnixMillis};
 use hwa_store::{Event, SharedStore, Store, Written};
 use hwa_webauthn::{RelyingParty, RpConfig};
 
 use crate::audit::{Auditor, field};
 use crate::ca::{CaKind, CertAuthority};
+use crate::certs::CertFor;
 use crate::challenges::{self, ChallengeRecord, Purpose};
 use crate::error::AuthError;
 pub use crate::events::HeadlessEventStream;
@@ -634,6 +635,79 @@ impl AuthService {
         .await
     }
 
+    // ---- certificates for logged-in users ----
+
+    /// A one-minute certificate for one SSH session of the session's user (`hwa ssh` without
+    /// `--headless`): for `req.ssh_pub_key`, naming only the logins and nodes of `req.scope`,
+    /// pinned to `client`.
+    ///
+    /// When a role of the user requires per-session MFA, `req.mfa_response` must answer a
+    /// challenge of scope `session_mfa` (taken once, like every challenge); without it the
+    /// answer is [`AuthError::SessionMfaRequired`]. A verified assertion makes the
+    /// certificate MFA-verified for its one minute, naming the credential, whether or not a
+    /// role asked for it.
+    pub async fn session_certificate(
+        &self,
+        session: &Session,
+        req: &SessionCertRequest,
+        client: IpAddr,
+    ) -> Result<SessionCertResponse, AuthError> {
+        let now = self.now();
+        let public_key = ssh_key::PublicKey::from_openssh(req.ssh_pub_key.trim())
+            .map_err(|e| AuthError::InvalidPublicKey(e.to_string()))?;
+        validate_scope(&req.scope)?;
+        locks::check(self.store(), now, &session.user, None).await?;
+        let user = users::load_existing(self.store(), &session.user).await?.value;
+        let permissions = roles::permissions(self.store(), &user).await?;
+        let principals = principals_for(&session.user, &permissions, &req.scope.logins)?;
+        let credential_id = match &req.mfa_response {
+            Some(mfa) => {
+                if mfa.totp_code.is_some() {
+                    return Err(AuthError::TotpRefusedForSession);
+                }
+                let Some(response) = &mfa.webauthn_response else {
+                    return Err(AuthError::SessionMfaRequired { user: session.user.clone() });
+                };
+                let purpose = Purpose::SessionMfa;
+                Some(self.verify_assertion(&session.user, response, &purpose, now).await?)
+            }
+            None if permissions.require_session_mfa => {
+                return Err(AuthError::SessionMfaRequired { user: session.user.clone() });
+            }
+            None => None,
+        };
+        let now = self.now();
+        let cert_req = certs::CertRequest {
+            user: &session.user,
+            issued_for: CertFor::Session,
+            public_key: &public_key,
+            principals: &principals,
+            nodes: &req.scope.nodes,
+            client_ip: client,
+            credential_id_b64: credential_id.as_deref(),
+            not_after: now.plus(CERT_TTL),
+        };
+        let issued = certs::issue(&self.inner.user_ca, &*self.inner.entropy, now, &cert_req)?;
+        let valid_before = UnixMillis(issued.valid_before_secs.saturating_mul(1000));
+        let fingerprint = public_key.fingerprint(ssh_key::HashAlg::Sha256).to_string();
+        let fields = [
+            (field::CLIENT_ADDR, client.to_string()),
+            (field::CREDENTIAL_ID, credential_id.unwrap_or_else(|| "none".into())),
+            (field::KEY_FINGERPRINT, fingerprint),
+            (field::PRINCIPALS, principals.join(",")),
+            (field::VALID_BEFORE, valid_before.0.to_string()),
+            (field::COMMAND, req.scope.command.clone()),
+        ];
+        self.record_event(AuditKind::CertificateIssued, Some(&session.user), &fields).await?;
+        Ok(SessionCertResponse {
+            user: session.user.clone(),
+            ssh_certificate: issued.openssh,
+            principals,
+            valid_before,
+            host_ca: Some(self.host_ca_public()),
+        })
+    }
+
     // ---- nodes and certificate callers ----
 
     pub async fn upsert_node(&self, node: NodeView) -> Result<(), AuthError> {
@@ -956,27 +1030,16 @@ impl AuthService {
         locks::check(self.store(), now, &req.user, Some(&credential_id)).await?;
         let user = users::load_existing(self.store(), &req.user).await?.value;
         let permissions = roles::permissions(self.store(), &user).await?;
-        let principals: Vec<String> = if req.scope.logins.is_empty() {
-            permissions.logins.iter().cloned().collect()
-        } else {
-            req.scope.logins.iter().filter(|l| permissions.logins.contains(*l)).cloned().collect()
-        };
-        if principals.is_empty() {
-            return Err(AuthError::LoginsNotPermitted {
-                user: req.user.clone(),
-                asked: req.scope.logins.join(", "),
-                permitted: permissions.logins.iter().cloned().collect::<Vec<_>>().join(", "),
-            });
-        }
+        let principals = principals_for(&req.user, &permissions, &req.scope.logins)?;
         let cert_req = certs::CertRequest {
             user: &req.user,
-            request_id: &req.headless_id,
+            issued_for: CertFor::Headless(&req.headless_id),
             public_key,
             principals: &principals,
             nodes: &req.scope.nodes,
             client_ip: client,
-            credential_id_b64: &credential_id,
-            request_expires_at: record.expires_at,
+            credential_id_b64: Some(&credential_id),
+            not_after: record.expires_at,
         };
         let issued = certs::issue(&self.inner.user_ca, &*self.inner.entropy, now, &cert_req)?;
         let valid_before = UnixMillis(issued.valid_before_secs.saturating_mul(1000));
@@ -1171,6 +1234,28 @@ impl LoginWait<'_> {
         tracing::info!(user = %self.user, request_id = %self.id, "headless login timed out");
         Err(AuthError::Timeout { id: self.id.clone(), secs: REQUEST_TTL.as_secs() })
     }
+}
+
+/// The principals of a certificate: the requested logins the user's roles permit, or every
+/// permitted login when none is requested (`ls`). None at all is refused, naming the logins.
+fn principals_for(
+    user: &str,
+    permissions: &roles::Permissions,
+    asked: &[String],
+) -> Result<Vec<String>, AuthError> {
+    let principals: Vec<String> = if asked.is_empty() {
+        permissions.logins.iter().cloned().collect()
+    } else {
+        asked.iter().filter(|l| permissions.logins.contains(*l)).cloned().collect()
+    };
+    if principals.is_empty() {
+        return Err(AuthError::LoginsNotPermitted {
+            user: user.to_owned(),
+            asked: asked.join(", "),
+            permitted: permissions.logins.iter().cloned().collect::<Vec<_>>().join(", "),
+        });
+    }
+    Ok(principals)
 }
 
 fn validate_scope(scope: &RequestScope) -> Result<(), AuthError> {

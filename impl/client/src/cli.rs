@@ -330,26 +330,26 @@ impl Resolver<'_> {
         }
     }
 
-    /// The user and whether it is the OS user by default (SPEC HL-02).
-    /// What `hwa ssh` and `hwa scp` need; only headless logins reach nodes in this version.
+    /// What `hwa ssh` and `hwa scp` need. The authenticator is only for per-session MFA of a
+    /// session login, so it is optional here and checked when a role asks for it.
     fn remote_cluster(&mut self, login: LoginChoice) -> Result<RemoteCluster, ClientError> {
-        if login == LoginChoice::Session {
-            return Err(ClientError::Usage(
-                "hwa ssh and hwa scp log in with --headless in this version; a session profile \
-                 cannot reach nodes yet"
-                    .into(),
-            ));
-        }
         let (user, _) = self.user();
+        let authenticator_file = match &self.cli.authenticator_file {
+            Some(_) => Some(self.authenticator_file()?),
+            None => None,
+        };
         Ok(RemoteCluster {
             proxy: self.proxy()?,
             trust: self.trust(),
             user,
             mlock: self.mlock()?,
             default_login: self.env.os_user.clone(),
+            login,
+            authenticator_file,
         })
     }
 
+    /// The user and whether it is the OS user by default (SPEC HL-02).
     fn user(&self) -> (String, bool) {
         match self.cli.user.as_deref().or(self.env.var("HWA_USER")) {
             Some(u) => (u.to_owned(), false),

@@ -70,9 +70,12 @@ pub struct HeadlessParams {
     pub scope: RequestScope,
 }
 
-/// The result of an approved headless login, held only in memory.
+/// A key and the certificate issued for it, held only in memory: the result of an approved
+/// headless login, or of a logged-in user's request for one SSH session
+/// ([`crate::sessioncert`]).
 pub struct HeadlessIdentity {
     pub user: String,
+    /// The ID derived from the key (SPEC HL-03): the approved request's, for a headless login.
     pub request_id: RequestId,
     seed: SecretBytes<{ Ed25519Keypair::BYTE_SIZE / 2 }>,
     /// The OpenSSH certificate line the proxy issued.
@@ -113,25 +116,7 @@ pub async fn headless_login(
     env: &mut ClientEnv,
     params: &HeadlessParams,
 ) -> Result<HeadlessIdentity, ClientError> {
-    let plan = mlock::decide(params.mlock, env.locker.as_ref())?;
-    for warning in &plan.warnings {
-        say(env, warning).await?;
-    }
-
-    let mut seed = SecretBytes::zeroed();
-    env.entropy.fill(seed.expose_mut());
-    if plan.lock_secrets
-        && let Err(e) = seed.lock(&env.locker)
-    {
-        let warning = mlock::region_failure(&plan, &e)?;
-        say(env, &warning).await?;
-    }
-    let public_line = {
-        let key = PrivateKey::from(Ed25519Keypair::from_seed(seed.expose()));
-        key.public_key()
-            .to_openssh()
-            .map_err(|e| ClientError::Protocol(format!("cannot encode the public key: {e}")))?
-    };
+    let (seed, public_line) = fresh_key(env, params.mlock).await?;
     let request_id = RequestId::derive(public_line.as_bytes());
 
     let client = HttpClient::new(env.net.clone(), params.proxy.clone(), &params.trust)?;
@@ -163,29 +148,73 @@ pub async fn headless_login(
     let call = Call::new(Method::POST, "/webapi/headless/login").json(&body)?;
     let answer = long_poll(env, &client, call).await?;
 
-    let certificate = Certificate::from_openssh(answer.ssh_certificate.trim()).map_err(|e| {
-        ClientError::Protocol(format!("the issued certificate does not parse: {e}"))
-    })?;
-    let own_key = PrivateKey::from(Ed25519Keypair::from_seed(seed.expose()));
-    if certificate.public_key() != own_key.public_key().key_data() {
-        return Err(ClientError::Protocol(
-            "the proxy issued a certificate for another key; refusing to use it".into(),
-        ));
-    }
-    drop(own_key);
-    let left = env.clock.now().until(answer.valid_before).as_secs();
+    let identity = HeadlessIdentity::from_answer(seed, answer)?;
+    let left = env.clock.now().until(identity.valid_before).as_secs();
     say(env, &format!("approved; the certificate is valid for {left} more seconds")).await?;
     tracing::info!(request_id = %request_id, "headless login approved");
-    Ok(HeadlessIdentity {
-        user: answer.user,
-        request_id,
-        seed,
-        certificate_line: answer.ssh_certificate,
-        certificate,
-        principals: answer.principals,
-        valid_before: answer.valid_before,
-        host_ca: answer.host_ca,
-    })
+    Ok(identity)
+}
+
+/// A fresh Ed25519 key for one command, its seed locked in memory as `mode` says (SPEC HL-06),
+/// with its public key line. Warnings about locking go to standard error.
+pub(crate) async fn fresh_key(
+    env: &mut ClientEnv,
+    mode: MlockMode,
+) -> Result<(SecretBytes<{ Ed25519Keypair::BYTE_SIZE / 2 }>, String), ClientError> {
+    let plan = mlock::decide(mode, env.locker.as_ref())?;
+    for warning in &plan.warnings {
+        say(env, warning).await?;
+    }
+    let mut seed = SecretBytes::zeroed();
+    env.entropy.fill(seed.expose_mut());
+    if plan.lock_secrets
+        && let Err(e) = seed.lock(&env.locker)
+    {
+        let warning = mlock::region_failure(&plan, &e)?;
+        say(env, &warning).await?;
+    }
+    let public_line = {
+        let key = PrivateKey::from(Ed25519Keypair::from_seed(seed.expose()));
+        key.public_key()
+            .to_openssh()
+            .map_err(|e| ClientError::Protocol(format!("cannot encode the public key: {e}")))?
+    };
+    Ok((seed, public_line))
+}
+
+impl HeadlessIdentity {
+    /// The identity of `seed` with the certificate of `answer`, once the certificate is
+    /// checked to be for this very key.
+    pub(crate) fn from_answer(
+        seed: SecretBytes<{ Ed25519Keypair::BYTE_SIZE / 2 }>,
+        answer: HeadlessLoginResponse,
+    ) -> Result<HeadlessIdentity, ClientError> {
+        let certificate =
+            Certificate::from_openssh(answer.ssh_certificate.trim()).map_err(|e| {
+                ClientError::Protocol(format!("the issued certificate does not parse: {e}"))
+            })?;
+        let own_key = PrivateKey::from(Ed25519Keypair::from_seed(seed.expose()));
+        if certificate.public_key() != own_key.public_key().key_data() {
+            return Err(ClientError::Protocol(
+                "the proxy issued a certificate for another key; refusing to use it".into(),
+            ));
+        }
+        let public_line = own_key
+            .public_key()
+            .to_openssh()
+            .map_err(|e| ClientError::Protocol(format!("cannot encode the public key: {e}")))?;
+        drop(own_key);
+        Ok(HeadlessIdentity {
+            user: answer.user,
+            request_id: RequestId::derive(public_line.as_bytes()),
+            seed,
+            certificate_line: answer.ssh_certificate,
+            certificate,
+            principals: answer.principals,
+            valid_before: answer.valid_before,
+            host_ca: answer.host_ca,
+        })
+    }
 }
 
 /// Sends the login and waits for its answer, resending the same call after a lost connection

@@ -54,6 +54,7 @@ pub mod remote;
 pub mod run;
 pub mod secret;
 pub mod session;
+pub mod sessioncert;
 pub mod sse;
 
 pub use approve::{ApproveParams, WatchParams, approve, watch};

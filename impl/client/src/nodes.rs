@@ -20,7 +20,7 @@ use crate::proxy_url::ProxyUrl;
 /// The path `hwa ls` reads.
 const NODES_PATH: &str = "/webapi/nodes";
 
-/// How `hwa ls` logs in.
+/// How `hwa ls`, `hwa ssh` and `hwa scp` log in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LoginChoice {
     /// `--headless`, `HWA_HEADLESS=1` or `--auth=headless`.
@@ -55,10 +55,7 @@ pub async fn list_nodes(
     let headless = match params.login {
         LoginChoice::Headless => true,
         LoginChoice::Session => false,
-        LoginChoice::ProxyDefault => {
-            let ping: PingResponse = client.json(&Call::new(Method::GET, "/webapi/ping")).await?;
-            ping.auth.connector_name.as_deref() == Some("headless") && ping.auth.headless_allowed
-        }
+        LoginChoice::ProxyDefault => headless_by_default(&client).await?,
     };
     let nodes = if headless {
         let scope = RequestScope { command: command_summary(&params.labels), ..Default::default() };
@@ -80,6 +77,13 @@ pub async fn list_nodes(
         nodes_with_session(&client, &profile).await?
     };
     Ok(filter(nodes, &params.labels))
+}
+
+/// Whether the proxy makes headless the login of commands that name none: its default
+/// connector is `headless` and headless login is allowed (SPEC HL-23).
+pub async fn headless_by_default(client: &HttpClient) -> Result<bool, ClientError> {
+    let ping: PingResponse = client.json(&Call::new(Method::GET, "/webapi/ping")).await?;
+    Ok(ping.auth.connector_name.as_deref() == Some("headless") && ping.auth.headless_allowed)
 }
 
 /// `GET /webapi/nodes` authorized by a headless certificate.

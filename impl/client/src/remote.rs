@@ -7,10 +7,12 @@
 //! the SSH session end to end over it. The node is verified by a host certificate from the
 //! cluster's host CA naming the node; there is no trust on first use.
 //!
+//! Without `--headless` the certificate comes from the session profile of `hwa login`, with a
+//! WebAuthn ceremony for each session when a role requires per-session MFA
+//! ([`crate::sessioncert`]); when neither `--headless` nor `--auth` is given, the proxy's
+//! default connector decides, as for `hwa ls` (SPEC HL-23).
+//!
 //! # Limitations
-//! - Only headless logins: `hwa ssh` with a session profile would need a certificate issued
-//!   from the session (and, for `require_session_mfa`, a WebAuthn ceremony per session), which
-//!   this version does not offer.
 //! - `hwa scp` copies over SFTP; each `[login@]host:path` must use one login per node.
 
 use std::path::PathBuf;
@@ -28,7 +30,9 @@ use crate::env::{Attached, ClientEnv};
 use crate::error::ClientError;
 use crate::headless::{HeadlessIdentity, HeadlessParams, headless_login};
 use crate::http::{Call, HttpClient, Trust};
+use crate::nodes::{LoginChoice, headless_by_default};
 use crate::proxy_url::ProxyUrl;
+use crate::sessioncert::{SessionCertParams, session_identity};
 
 /// The `Upgrade` protocol of the proxy's node tunnel.
 pub const TUNNEL_PROTOCOL: &str = "hwa-ssh";
@@ -42,6 +46,10 @@ pub struct RemoteCluster {
     pub mlock: MlockMode,
     /// The login when a path or target names none.
     pub default_login: String,
+    /// Headless, the session profile, or the proxy's default.
+    pub login: LoginChoice,
+    /// The authenticator for per-session MFA, when not headless.
+    pub authenticator_file: Option<PathBuf>,
 }
 
 /// `hwa ssh [login@]host command...`.
@@ -211,11 +219,30 @@ async fn copy_one(
     }
 }
 
+/// A certificate for `scope`: from a headless approval, or from the session profile.
 async fn login(
     env: &mut ClientEnv,
     cluster: &RemoteCluster,
     scope: RequestScope,
 ) -> Result<HeadlessIdentity, ClientError> {
+    let headless = match cluster.login {
+        LoginChoice::Headless => true,
+        LoginChoice::Session => false,
+        LoginChoice::ProxyDefault => {
+            let client = HttpClient::new(env.net.clone(), cluster.proxy.clone(), &cluster.trust)?;
+            headless_by_default(&client).await?
+        }
+    };
+    if !headless {
+        let params = SessionCertParams {
+            proxy: cluster.proxy.clone(),
+            trust: cluster.trust.clone(),
+            mlock: cluster.mlock.resolve(false),
+            scope,
+            authenticator_file: cluster.authenticator_file.clone(),
+        };
+        return session_identity(env, &params).await;
+    }
     let params = HeadlessParams {
         proxy: cluster.proxy.clone(),
         trust: cluster.trust.clone(),
@@ -224,6 +251,20 @@ async fn login(
         scope,
     };
     headless_login(env, &params).await
+}
+
+/// An SSH connection to node `host` as `login`, through the proxy's tunnel, with the host
+/// verified by the cluster's host CA. `hwa ssh` and `hwa scp` open theirs with it; it is
+/// public for tools that hold an identity already (the connection benchmark).
+pub async fn connect_node(
+    net: &SharedNetwork,
+    clock: &SharedClock,
+    cluster: &RemoteCluster,
+    identity: &Arc<HeadlessIdentity>,
+    host: &str,
+    login: &str,
+) -> Result<SshConnection, ClientError> {
+    open(&Seams { net: net.clone(), clock: clock.clone() }, cluster, identity, host, login).await
 }
 
 /// An SSH connection to `host` as `login`, through the proxy.

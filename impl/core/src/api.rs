@@ -26,6 +26,7 @@
 //! - `POST /webapi/invites/{token}/register/finish` [`RegisterFinishRequest`] →
 //!   [`SessionResponse`]; invitee
 //! - `GET /webapi/nodes` → [`NodeList`]; session or cert
+//! - `POST /webapi/ssh/certs` [`SessionCertRequest`] → [`SessionCertResponse`]; session
 //! - `GET /web/headless/{id}` → the approval page (HTML); anyone, the page logs in first
 //!
 //! A logged-in caller sends `Authorization: Bearer <session token>` (the CLI) or the session
@@ -102,6 +103,25 @@ pub struct HeadlessLoginResponse {
     /// The host CA public key, to verify node host certificates without trusting on first use.
     pub host_ca: Option<String>,
 }
+
+/// `POST /webapi/ssh/certs`: a one-minute certificate for one SSH session of the logged-in
+/// user (`hwa ssh` without `--headless`), authorized by the web session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionCertRequest {
+    /// The session's own fresh key, one OpenSSH public key line.
+    pub ssh_pub_key: String,
+    /// The logins and nodes the command needs; the certificate names only these.
+    pub scope: RequestScope,
+    /// The answer to a challenge of scope `session_mfa`, required when a role of the user
+    /// requires per-session MFA (the first request without it is refused with
+    /// [`ErrorCode::MfaRequired`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_response: Option<MfaResponse>,
+}
+
+/// The answer to [`SessionCertRequest`]: the same fields a headless login receives.
+pub type SessionCertResponse = HeadlessLoginResponse;
 
 /// The state of a headless request as an approver sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -291,6 +311,9 @@ pub enum ErrorCode {
     Locked,
     /// The WebAuthn assertion or second factor was refused.
     MfaFailed,
+    /// A role requires per-session MFA: ask for a `session_mfa` challenge, answer it with a
+    /// security key, and send the request again with the assertion.
+    MfaRequired,
     RateLimited,
     TooManyPending,
     PayloadTooLarge,

@@ -488,3 +488,60 @@ fn interactive_session(cluster: &Cluster, node: &str) {
         "the local terminal is back in its own mode after the shell exits"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_logged_in_user_completes_a_webauthn_ceremony_for_each_session() {
+    let cluster = start_cluster();
+    let proxy = format!("--proxy={}", cluster.proxy);
+    run(cluster.hwa().args(["login", &proxy, "--user=alice", &cluster.key_arg()]));
+    let target = format!("{}@node1", cluster.login);
+
+    // The role requires per-session MFA: without an authenticator the command says so.
+    let out = cluster
+        .hwa()
+        .args(["ssh", &proxy, &target, "echo", "no-key"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("hwa runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("requires per-session MFA"), "{stderr}");
+    assert!(stderr.contains("--authenticator-file"), "says what to do: {stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("no-key"), "nothing ran");
+
+    // With the key, each session gets its own ceremony and its own certificate.
+    for n in 1..=2 {
+        let out = run(cluster.hwa().stdin(Stdio::null()).args([
+            "ssh",
+            &proxy,
+            &cluster.key_arg(),
+            &target,
+            "echo",
+            &format!("session-{n}"),
+        ]));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("session-{n}"));
+        assert_eq!(stderr.matches("per-session MFA: touch your authenticator").count(), 1);
+        assert!(!stderr.contains("/web/headless/"), "no headless approval: {stderr}");
+    }
+
+    // A copy between the two nodes: one ceremony covers both, as one approval would.
+    let src = cluster.tmp.path().join("session-copy.txt");
+    std::fs::write(&src, b"copied with a session\n").expect("source file");
+    let landed = cluster.tmp.path().join("session-landed");
+    std::fs::create_dir_all(&landed).expect("destination");
+    let from = format!("{}@node1:{}", cluster.login, src.display());
+    let to = format!("{}@node2:{}/", cluster.login, landed.display());
+    let out = run(cluster.hwa().stdin(Stdio::null()).args([
+        "scp",
+        &proxy,
+        &cluster.key_arg(),
+        &from,
+        &to,
+    ]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("per-session MFA: touch your authenticator").count(), 1);
+    let copied = std::fs::read(landed.join("session-copy.txt")).expect("copied");
+    assert_eq!(copied, b"copied with a session\n");
+}

@@ -119,6 +119,7 @@ pub fn status_for(code: ErrorCode) -> StatusCode {
         | ErrorCode::Denied
         | ErrorCode::Locked
         | ErrorCode::MfaFailed
+        | ErrorCode::MfaRequired
         | ErrorCode::HeadlessDisabled => StatusCode::FORBIDDEN,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::AlreadyDecided | ErrorCode::Conflict => StatusCode::CONFLICT,
@@ -185,6 +186,7 @@ mod tests {
             ErrorCode::HeadlessDisabled,
             ErrorCode::Locked,
             ErrorCode::MfaFailed,
+            ErrorCode::MfaRequired,
             ErrorCode::RateLimited,
             ErrorCode::TooManyPending,
             ErrorCode::PayloadTooLarge,

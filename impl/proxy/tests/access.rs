@@ -25,6 +25,7 @@ async fn session_endpoints_refuse_callers_without_a_valid_session() {
         (Method::POST, "/webapi/mfa/authenticatechallenge".to_owned()),
         (Method::DELETE, "/webapi/sessions".to_owned()),
         (Method::GET, "/webapi/nodes".to_owned()),
+        (Method::POST, "/webapi/ssh/certs".to_owned()),
     ];
     for (method, path) in endpoints {
         let none = send(&fx.app, request(method.clone(), &path).body(Body::empty()).unwrap()).await;

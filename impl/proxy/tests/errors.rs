@@ -43,6 +43,12 @@ const JSON_ENDPOINTS: &[(Method, &str, Caller, Option<&str>)] = &[
     (Method::POST, "/webapi/mfa/authenticatechallenge", Caller::Session, None),
     (
         Method::POST,
+        "/webapi/ssh/certs",
+        Caller::Session,
+        Some(r#"{"ssh_pub_key":"k","scope":{"command":"c"},"extra":1}"#),
+    ),
+    (
+        Method::POST,
         "/webapi/mfa/login/begin",
         Caller::Anyone,
         Some(r#"{"user":"a","password":"p","extra":1}"#),

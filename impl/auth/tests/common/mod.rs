@@ -73,12 +73,17 @@ impl Cluster {
 
     /// Adds `name`, signs up through the invite with a fresh virtual key, logs in.
     pub async fn person(&self, name: &str, logins: &[&str]) -> Person {
+        self.person_with_roles(name, logins, &[]).await
+    }
+
+    /// Like [`Cluster::person`], holding `roles` (none: the built-in access role).
+    pub async fn person_with_roles(&self, name: &str, logins: &[&str], roles: &[&str]) -> Person {
         let added = self
             .auth
             .add_user(UserAdd {
                 user: name.into(),
                 logins: logins.iter().map(|l| l.to_string()).collect(),
-                roles: vec![],
+                roles: roles.iter().map(|r| r.to_string()).collect(),
             })
             .await
             .unwrap();

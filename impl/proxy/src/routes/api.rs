@@ -23,7 +23,7 @@ use hwa_core::api::{
     HeadlessLoginRequest, HeadlessLoginResponse, HeadlessRequestView, InviteView,
     LoginBeginRequest, LoginFinishRequest, MfaChallengeRequest, MfaChallengeResponse, NodeList,
     PingResponse, RegisterBeginRequest, RegisterBeginResponse, RegisterFinishRequest,
-    SessionResponse,
+    SessionCertRequest, SessionCertResponse, SessionResponse,
 };
 use hwa_core::limits::SESSION_TTL;
 use tokio::time::Instant;
@@ -56,6 +56,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/webapi/mfa/authenticatechallenge", post(mfa_challenge))
         .route("/webapi/sessions", delete(logout))
         .route("/webapi/nodes", get(nodes))
+        .route("/webapi/ssh/certs", post(session_certificate))
         .merge(limited)
 }
 
@@ -141,6 +142,15 @@ async fn mfa_challenge(
 ) -> Result<Json<MfaChallengeResponse>, ApiFailure> {
     let challenge = state.auth.mfa_challenge(&web.session, &body.scope).await?;
     Ok(Json(MfaChallengeResponse { webauthn_challenge: challenge }))
+}
+
+async fn session_certificate(
+    State(state): State<AppState>,
+    web: WebSession,
+    PeerAddr(peer): PeerAddr,
+    ApiJson(body): ApiJson<SessionCertRequest>,
+) -> Result<Json<SessionCertResponse>, ApiFailure> {
+    Ok(Json(state.auth.session_certificate(&web.session, &body, peer.ip()).await?))
 }
 
 async fn login_begin(
