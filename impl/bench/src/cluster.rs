@@ -1,5 +1,6 @@
 //! One auth service on a fresh SQLite store in a temporary data directory, behind the real
-//! proxy on `127.0.0.1` with a free port, over real sockets (plain HTTP, loopback only).
+//! proxy on `127.0.0.1` with a free port, over real sockets (plain HTTP, loopback only), with
+//! the node routes (joining, the SSH tunnel) served as `hwad` serves them.
 //!
 //! This is the product as `hwad` assembles it, with two stated differences that keep setup out
 //! of the way of what is measured: password hashing is [`PasswordHashing::Fast`] (hashing
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use hwa_auth::join::Membership;
 use hwa_auth::{AuthConfig, AuthService, PasswordHashing, Seams};
 use hwa_client::proxy_url::ProxyUrl;
 use hwa_core::clock::SystemClock;
@@ -23,7 +25,7 @@ use hwa_core::entropy::OsEntropy;
 use hwa_core::net::TokioNetwork;
 use hwa_core::{SharedClock, SharedNetwork};
 use hwa_proxy::ratelimit::{RateLimiter, TRACKED_ADDRS_MAX};
-use hwa_proxy::{AppState, ProxyConfig, TlsMode, WebSettings};
+use hwa_proxy::{AppState, NodeGateway, ProxyConfig, TlsMode, WebSettings};
 use hwa_store::SharedStore;
 use hwa_store::sqlite::SqliteStore;
 use tokio::sync::oneshot;
@@ -45,6 +47,8 @@ pub struct Cluster {
     /// The origin the approver's browser (the virtual authenticator) sees.
     pub origin: String,
     pub auth: AuthService,
+    /// The certificate authorities and node joining, as `hwad` serves them.
+    pub membership: Membership,
     pub store: SharedStore,
     /// The same store, for its revision counter.
     pub sqlite: Arc<SqliteStore>,
@@ -87,10 +91,16 @@ impl Cluster {
         let seams = Seams { store: store.clone(), clock, entropy: OsEntropy::shared() };
         let (auth, _admin_token) =
             AuthService::open(auth_config, seams).await.context("cannot open the auth service")?;
+        let membership =
+            Membership::open(store.clone(), SystemClock::shared(), OsEntropy::shared(), "bench")
+                .await
+                .context("cannot open the cluster's certificate authorities")?;
+        let gateway = NodeGateway { membership: membership.clone(), net: net.clone() };
         let limiter =
             RateLimiter::new(BENCH_RATE_BURST, Duration::from_secs(60), TRACKED_ADDRS_MAX);
         let web = WebSettings { cluster_name: "bench".into(), tls: false };
-        let app = hwa_proxy::router(AppState::with_limiter(auth.clone(), web, limiter));
+        let state = AppState::with_limiter(auth.clone(), web, limiter).with_nodes(gateway);
+        let app = hwa_proxy::router(state);
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(bound.serve_router(app, async {
             let _ = stopped.await;
@@ -102,6 +112,7 @@ impl Cluster {
             proxy,
             origin,
             auth,
+            membership,
             store,
             sqlite,
             net,

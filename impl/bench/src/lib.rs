@@ -10,6 +10,7 @@
 //! | [`waiting`] | waiting headless logins, in this process or a helper process |
 //! | [`decision`] | `decision-latency`: from the approver's decision to the certificate |
 //! | [`throughput`] | `sim-throughput`: simulated scenario runs per second |
+//! | [`ssh_setup`] | `ssh-setup`: SSH session set-up through the proxy and direct, beside OpenSSH |
 //! | [`fanout`] | the store's watch fan-out cost at a pending count, measured directly |
 //! | [`stats`] | min, median, p90 and max of a set of samples |
 //! | [`machine`] | facts about the machine, peak memory and the open-files limit |
@@ -23,6 +24,7 @@ pub mod fanout;
 pub mod machine;
 pub mod people;
 pub mod report;
+pub mod ssh_setup;
 pub mod stats;
 pub mod throughput;
 pub mod waiting;

@@ -5,6 +5,7 @@
 //! ```sh
 //! cargo run --release -p hwa-bench -- decision-latency
 //! taskset -c 0 cargo run --release -p hwa-bench -- sim-throughput --seeds 1..21
+//! cargo run --release -p hwa-bench -- ssh-setup
 //! ```
 
 use std::io::Write;
@@ -12,7 +13,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use hwa_bench::{decision, report, throughput};
+use hwa_bench::{decision, report, ssh_setup, throughput};
 
 #[derive(Debug, Parser)]
 #[command(name = "hwa-bench", about = "Benchmarks of headless-webauthn")]
@@ -40,6 +41,16 @@ enum Command {
         /// Seeds to run, `A..B` with B excluded.
         #[arg(long, value_parser = throughput::parse_seeds, default_value = "1..21")]
         seeds: std::ops::Range<u64>,
+        /// Directory the report is written to.
+        #[arg(long, default_value = "reports/bench")]
+        out: PathBuf,
+    },
+    /// SSH session set-up through the proxy and direct, beside a stock OpenSSH client and
+    /// sshd (needs Debian's openssh-server and openssh-client).
+    SshSetup {
+        /// Measured sessions per variant.
+        #[arg(long, default_value_t = ssh_setup::DEFAULT_SAMPLES)]
+        samples: usize,
         /// Directory the report is written to.
         #[arg(long, default_value = "reports/bench")]
         out: PathBuf,
@@ -75,6 +86,14 @@ fn main() -> anyhow::Result<()> {
             let result = throughput::run_all(seeds, command_line);
             let markdown = report::throughput_markdown(&result);
             report::write(&out, "sim-throughput", &markdown, &result)?;
+            say(&markdown)?;
+        }
+        Command::SshSetup { samples, out } => {
+            let runtime = tokio::runtime::Runtime::new().context("cannot start tokio")?;
+            let params = ssh_setup::Params { samples };
+            let result = runtime.block_on(ssh_setup::run(&params, command_line))?;
+            let markdown = ssh_setup::markdown(&result);
+            report::write(&out, "ssh-setup", &markdown, &result)?;
             say(&markdown)?;
         }
         Command::HoldLogins { proxy } => {

@@ -66,11 +66,19 @@ impl Approver {
         origin: &str,
         user: &str,
     ) -> anyhow::Result<Approver> {
-        let add = UserAdd {
-            user: user.to_owned(),
-            logins: vec![BENCH_LOGIN.to_owned()],
-            roles: Vec::new(),
-        };
+        Approver::sign_up_as(auth, net, proxy, origin, user, &[BENCH_LOGIN.to_owned()]).await
+    }
+
+    /// Like [`Approver::sign_up`], with the SSH logins the user may use.
+    pub async fn sign_up_as(
+        auth: &AuthService,
+        net: &SharedNetwork,
+        proxy: &ProxyUrl,
+        origin: &str,
+        user: &str,
+        logins: &[String],
+    ) -> anyhow::Result<Approver> {
+        let add = UserAdd { user: user.to_owned(), logins: logins.to_vec(), roles: Vec::new() };
         let added = auth.add_user(add).await.with_context(|| format!("cannot add {user}"))?;
         let (_, token) = parse_invite(&added.invite_url)?;
         let client = HttpClient::new(net.clone(), proxy.clone(), &Trust::System)?;

@@ -30,7 +30,8 @@ pub fn write(dir: &Path, name: &str, markdown: &str, json: &impl Serialize) -> a
     Ok(())
 }
 
-fn machine_section(out: &mut String, m: &MachineFacts) {
+/// The machine facts every report ends with.
+pub(crate) fn machine_section(out: &mut String, m: &MachineFacts) {
     let _ = writeln!(out, "## Machine\n");
     let _ = writeln!(out, "| | |\n|---|---|");
     let _ = writeln!(out, "| date (UTC) | {} |", m.date);
