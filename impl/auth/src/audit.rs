@@ -38,6 +38,15 @@ pub mod field {
     pub const KIND: &str = "kind";
     pub const NAME: &str = "name";
     pub const LOCK_ID: &str = "lock_id";
+    pub const NODE: &str = "node";
+    pub const NODE_TIME: &str = "node_time";
+    pub const PEER: &str = "peer";
+    pub const LOGIN: &str = "login";
+    pub const KEY_ID: &str = "key_id";
+    pub const SERIAL: &str = "serial";
+    pub const DURATION_MS: &str = "duration_ms";
+    pub const REQUEST: &str = "request";
+    pub const DETAIL: &str = "detail";
 }
 
 /// Writes events with an increasing per-process sequence.

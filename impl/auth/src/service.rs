@@ -55,6 +55,7 @@ use hwa_core::api::{
 };
 use hwa_core::id::RequestId;
 use hwa_core::limits::{CERT_TTL, INTEREST_WAIT, REQUEST_TTL};
+use hwa_core::node_audit::{NODE_AUDIT_BATCH_MAX, NodeAuditBatch, NodeAuditEvent, NodeAuditKind};
 use hwa_core::{SharedClock, SharedEntropy, UnixMillis};
 use hwa_store::{Event, SharedStore, Store, Written};
 use hwa_webauthn::{RelyingParty, RpConfig};
@@ -714,6 +715,27 @@ impl AuthService {
         nodes::upsert(self.store(), &node).await
     }
 
+    /// Records what node `node` (as its token names it, never as the body does) reports:
+    /// sessions starting and ending, channel work and refused logins, each as an audit event
+    /// of the user the certificate's key ID names. Returns how many were recorded.
+    pub async fn record_node_events(
+        &self,
+        node: &str,
+        batch: &NodeAuditBatch,
+    ) -> Result<usize, AuthError> {
+        if batch.events.len() > NODE_AUDIT_BATCH_MAX {
+            return Err(AuthError::BadRequest(format!(
+                "{} audit events in one report; send at most {NODE_AUDIT_BATCH_MAX} at a time",
+                batch.events.len()
+            )));
+        }
+        for event in &batch.events {
+            let (kind, user, fields) = node_event_fields(node, event);
+            self.record_event(kind, user.as_deref(), &fields).await?;
+        }
+        Ok(batch.events.len())
+    }
+
     /// Nodes the caller's roles (and, for a certificate, its approved scope) allow.
     pub async fn list_nodes(&self, caller: &Caller) -> Result<Vec<NodeView>, AuthError> {
         let user =
@@ -1234,6 +1256,68 @@ impl LoginWait<'_> {
         tracing::info!(user = %self.user, request_id = %self.id, "headless login timed out");
         Err(AuthError::Timeout { id: self.id.clone(), secs: REQUEST_TTL.as_secs() })
     }
+}
+
+/// Longest text of a node's report kept in an audit field; a command line longer than this is
+/// cut (marked with `...`), so one report cannot fill the audit log.
+const NODE_FIELD_MAX: usize = 512;
+
+/// A node's event as an audit event: its kind, the user its key ID names, and its fields.
+fn node_event_fields(
+    node: &str,
+    event: &NodeAuditEvent,
+) -> (AuditKind, Option<String>, Vec<(&'static str, String)>) {
+    let bounded = |text: &str| {
+        if text.len() <= NODE_FIELD_MAX {
+            return text.to_owned();
+        }
+        let mut end = NODE_FIELD_MAX;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}...", &text[..end])
+    };
+    let mut fields = vec![
+        (field::NODE, node.to_owned()),
+        (field::NODE_TIME, event.time.0.to_string()),
+        (field::PEER, event.peer.to_string()),
+    ];
+    let user_of = |key_id: &str| certs::user_of_key_id(key_id).map(str::to_owned);
+    let (kind, user) = match &event.kind {
+        NodeAuditKind::SessionStart { login, key_id, serial, credential_id } => {
+            fields.push((field::LOGIN, bounded(login)));
+            fields.push((field::KEY_ID, bounded(key_id)));
+            fields.push((field::SERIAL, serial.to_string()));
+            if let Some(credential) = credential_id {
+                fields.push((field::CREDENTIAL_ID, bounded(credential)));
+            }
+            (AuditKind::SessionStart, user_of(key_id))
+        }
+        NodeAuditKind::SessionEnd { login, key_id, duration_ms } => {
+            fields.push((field::LOGIN, bounded(login)));
+            fields.push((field::KEY_ID, bounded(key_id)));
+            fields.push((field::DURATION_MS, duration_ms.to_string()));
+            (AuditKind::SessionEnd, user_of(key_id))
+        }
+        NodeAuditKind::Rejected { login, key_id, reason } => {
+            fields.push((field::LOGIN, bounded(login)));
+            if let Some(key_id) = key_id {
+                fields.push((field::KEY_ID, bounded(key_id)));
+            }
+            fields.push((field::REASON, bounded(reason)));
+            (AuditKind::SessionRejected, key_id.as_deref().and_then(user_of))
+        }
+        NodeAuditKind::ChannelStart { login, key_id, request, detail } => {
+            fields.push((field::LOGIN, bounded(login)));
+            fields.push((field::KEY_ID, bounded(key_id)));
+            fields.push((field::REQUEST, bounded(request)));
+            if !detail.is_empty() {
+                fields.push((field::DETAIL, bounded(detail)));
+            }
+            (AuditKind::SessionChannel, user_of(key_id))
+        }
+    };
+    (kind, user, fields)
 }
 
 /// The principals of a certificate: the requested logins the user's roles permit, or every

@@ -127,9 +127,14 @@ pub enum AuditKind {
     ResourceApplied,
     LockCreated,
     LockDeleted,
+    /// Reported by a node: a certificate was admitted and an SSH session began.
     SessionStart,
+    /// Reported by a node: the SSH session ended.
     SessionEnd,
+    /// Reported by a node: a login attempt was refused, with the reason.
     SessionRejected,
+    /// Reported by a node: a channel of a session ran a command, a shell or a subsystem.
+    SessionChannel,
 }
 
 /// One audit event. Secrets never appear here: no keys, certificates, tokens or assertions,

@@ -14,6 +14,7 @@
 //! | [`limits`] | protocol constants (SPEC section 4) and the bounds on every queue |
 //! | [`admin`] | JSON bodies of the administration API that `hwactl` calls |
 //! | [`api`] | JSON bodies of the reference HTTP surface (SPEC section 5) and its error shape |
+//! | [`node_audit`] | what nodes report to the cluster's audit log |
 //! | [`time`] | the one timestamp type, milliseconds since the Unix epoch |
 
 pub mod admin;
@@ -24,6 +25,7 @@ pub mod id;
 pub mod limits;
 pub mod memlock;
 pub mod net;
+pub mod node_audit;
 pub mod time;
 
 pub use clock::{Clock, SharedClock};

@@ -12,11 +12,15 @@
 //! - Every [`HEARTBEAT_INTERVAL`] the node re-registers its address and labels, authenticated
 //!   by its node token.
 //!
+//! - Audit events of the node (sessions, channels, refused logins) are written to this
+//!   process's log (`hwa_node::audit` target) and sent in batches to the cluster's audit log
+//!   (`POST /v1/nodes/audit`, with the node token), where `hwactl audit` shows them.
+//!
 //! # Limitations
-//! Audit events of the node are written to this process's log (`hwa_node::audit` target), not
-//! forwarded to the auth service's audit log. The address registered is the `--listen`
-//! address, so the proxy must be able to reach it as given (no NAT traversal, no reverse
-//! tunnel as the reference offers).
+//! The address registered is the `--listen` address, so the proxy must be able to reach it as
+//! given (no NAT traversal, no reverse tunnel as the reference offers). While the auth service
+//! cannot be reached, up to [`AUDIT_QUEUE`] events wait for it; more are dropped from the
+//! report (with a warning), never from this process's log.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -32,10 +36,12 @@ use hwa_client::proxy_url::ProxyUrl;
 use hwa_core::clock::SystemClock;
 use hwa_core::entropy::OsEntropy;
 use hwa_core::net::TokioNetwork;
-use hwa_node::{AccessPolicy, NodeConfig, TracingAuditSink};
+use hwa_core::node_audit::{NODE_AUDIT_BATCH_MAX, NodeAuditBatch};
+use hwa_node::{AccessPolicy, AuditEvent, AuditSink, NodeConfig, TracingAuditSink};
 use serde::{Deserialize, Serialize};
 use ssh_key::private::{Ed25519Keypair, KeypairData};
 use ssh_key::{Certificate, LineEnding, PrivateKey, PublicKey};
+use tokio::sync::mpsc;
 
 /// File of the node's host private key inside its data directory.
 pub const HOST_KEY_FILE: &str = "host_key";
@@ -43,8 +49,14 @@ pub const HOST_KEY_FILE: &str = "host_key";
 pub const NODE_IDENTITY_FILE: &str = "node-identity.json";
 /// How often a node re-registers: a minute, so an inventory is at most that stale.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(60);
-/// How long a join or heartbeat call may take.
+/// How long a join, heartbeat or audit call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Audit events waiting to be sent to the cluster's audit log.
+pub const AUDIT_QUEUE: usize = 4096;
+/// Pause before an audit report that failed is sent again.
+const AUDIT_RETRY: Duration = Duration::from_secs(5);
+/// How long a stopping node waits for its last audit report.
+const AUDIT_FLUSH: Duration = Duration::from_secs(5);
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -142,13 +154,71 @@ pub async fn run_node(
         }
     };
     let config = node_config(flags, listen, labels.clone(), host_key, &joined)?;
-    let heartbeat = heartbeats(http, joined.node_token.clone(), listen.to_string(), labels);
+    let heartbeat = heartbeats(http.clone(), joined.node_token.clone(), listen.to_string(), labels);
     let heartbeat = tokio::spawn(heartbeat);
-    let result =
-        hwa_node::serve(config, net, SystemClock::shared(), Arc::new(TracingAuditSink), shutdown)
-            .await;
+    let (queue, queued) = mpsc::channel(AUDIT_QUEUE);
+    let forwarder = tokio::spawn(forward_audit(http, joined.node_token.clone(), queued));
+    let sink = Arc::new(ForwardingSink(queue));
+    let result = hwa_node::serve(config, net, SystemClock::shared(), sink, shutdown).await;
     heartbeat.abort();
+    // The server dropped its sink: the forwarder sends what is queued, then ends.
+    if tokio::time::timeout(AUDIT_FLUSH, forwarder).await.is_err() {
+        tracing::warn!("audit events still unsent at shutdown are only in this log");
+    }
     Ok(result?)
+}
+
+/// Logs every event, as [`TracingAuditSink`] does, and queues it for the cluster's audit log.
+#[derive(Debug)]
+struct ForwardingSink(mpsc::Sender<AuditEvent>);
+
+impl AuditSink for ForwardingSink {
+    fn record(&self, event: AuditEvent) {
+        TracingAuditSink.record(event.clone());
+        self.0.record(event);
+    }
+}
+
+/// Sends queued audit events in batches of up to [`NODE_AUDIT_BATCH_MAX`] until the queue
+/// closes. A batch that fails is sent again after [`AUDIT_RETRY`], so events keep their order
+/// and none is sent twice unless an answer was lost.
+async fn forward_audit(
+    http: HttpClient,
+    node_token: String,
+    mut queued: mpsc::Receiver<AuditEvent>,
+) {
+    let mut batch: Vec<AuditEvent> = Vec::new();
+    loop {
+        if batch.is_empty() {
+            match queued.recv().await {
+                Some(event) => batch.push(event),
+                None => return,
+            }
+        }
+        while batch.len() < NODE_AUDIT_BATCH_MAX {
+            match queued.try_recv() {
+                Ok(event) => batch.push(event),
+                Err(_) => break,
+            }
+        }
+        let report = NodeAuditBatch { events: batch };
+        let sent = match Call::new(Method::POST, "/v1/nodes/audit").json(&report) {
+            Ok(call) => {
+                let mut call = call.bearer(&node_token);
+                call.timeout = Some(CALL_TIMEOUT);
+                http.expect_ok(&call).await.map(drop)
+            }
+            Err(e) => Err(e),
+        };
+        batch = report.events;
+        match sent {
+            Ok(()) => batch.clear(),
+            Err(e) => {
+                tracing::warn!(error = %e, events = batch.len(), "audit report failed; retrying");
+                tokio::time::sleep(AUDIT_RETRY).await;
+            }
+        }
+    }
 }
 
 fn node_config(

@@ -240,6 +240,24 @@ impl Cluster {
     }
 }
 
+/// Sends `POST path` with a bearer token and a JSON body to the proxy over plain HTTP, as a
+/// forger would without the real client; returns the status code.
+fn post_with_token(proxy: &str, path: &str, token: &str, body: &str) -> u16 {
+    let port = proxy.rsplit_once(':').expect("port").1;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port.parse().expect("port")))
+        .expect("proxy reachable");
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {proxy}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("request sent");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answer read");
+    let status = answer.split_whitespace().nth(1).expect("a status line");
+    status.parse().expect("a status code")
+}
+
 /// The ID of the first request URL in `text`.
 fn request_id(text: &str) -> Option<String> {
     let at = text.find("/web/headless/")?;
@@ -261,6 +279,30 @@ fn ssh_and_scp_through_the_proxy_need_one_approval_each_and_keep_access_rules() 
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("Linux"), "{stdout}");
     assert_eq!(approvals, 1, "one request, one approval");
+
+    // The node reports the session to the cluster's audit log.
+    let auth_dir = cluster.tmp.path().join("auth");
+    let mut audit = String::new();
+    for _ in 0..attempts() {
+        audit = hwactl(&auth_dir, &["audit"]);
+        let reported = |kind: &str| {
+            audit
+                .lines()
+                .any(|l| l.contains(kind) && l.contains("alice") && l.contains("node=node1"))
+        };
+        if reported("session_start") && reported("session_channel") && reported("session_end") {
+            break;
+        }
+        std::thread::sleep(POLL);
+    }
+    let channel = audit.lines().find(|l| l.contains("session_channel")).unwrap_or_default();
+    assert!(channel.contains("detail=uname -a"), "the node's report is in the log:\n{audit}");
+    assert!(audit.contains("session_end"), "{audit}");
+    assert_eq!(
+        post_with_token(&cluster.proxy, "/v1/nodes/audit", "forged-node-token", "{\"events\":[]}"),
+        401,
+        "only a node's own token may report"
+    );
 
     let (out, _) =
         cluster.approved(&["ssh", "--headless", &proxy, "--user=alice", &target, "exit", "7"]);

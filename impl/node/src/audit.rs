@@ -1,41 +1,16 @@
 //! Audit events of a node and the seam they leave through.
 //!
 //! A node records when an SSH session starts and ends, what each channel ran, and every
-//! refused login with the reason (which the client never sees). It does not decide where the
-//! events go: `hwad` supplies an [`AuditSink`] that forwards them to the auth service; tests
-//! and standalone nodes may use the bounded channel sink or [`TracingAuditSink`].
+//! refused login with the reason (which the client never sees). The event types are the wire
+//! types of [`hwa_core::node_audit`]. The node does not decide where the events go: `hwad`
+//! supplies an [`AuditSink`] that forwards them to the auth service's audit log; tests and
+//! standalone nodes may use the bounded channel sink or [`TracingAuditSink`].
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hwa_core::UnixMillis;
-use serde::Serialize;
+pub use hwa_core::node_audit::{NodeAuditEvent as AuditEvent, NodeAuditKind as AuditKind};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
-
-/// One thing that happened on a node.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct AuditEvent {
-    pub time: UnixMillis,
-    pub node: String,
-    pub peer: SocketAddr,
-    #[serde(flatten)]
-    pub kind: AuditKind,
-}
-
-/// What happened.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum AuditKind {
-    /// A certificate was admitted and an SSH session began.
-    SessionStart { login: String, key_id: String, serial: u64, credential_id: Option<String> },
-    /// The SSH session ended.
-    SessionEnd { login: String, key_id: String, duration_ms: u64 },
-    /// A login attempt was refused; `reason` is the [`crate::admission::Refusal`] code.
-    Rejected { login: String, key_id: Option<String>, reason: String },
-    /// A channel started work: `exec` with the command, `shell`, or a subsystem.
-    ChannelStart { login: String, request: String, detail: String },
-}
 
 /// Receives a node's audit events. Must not block: a slow consumer drops events and says so
 /// rather than stalling SSH sessions.
@@ -74,6 +49,7 @@ fn serde_json_line(event: &AuditEvent) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hwa_core::UnixMillis;
 
     #[test]
     fn events_serialise_flat_with_an_event_tag() {

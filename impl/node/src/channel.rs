@@ -239,6 +239,7 @@ fn audit_channel(ctx: &SessionContext, request: &str, detail: String) {
         peer: ctx.peer,
         kind: AuditKind::ChannelStart {
             login: ctx.admitted.login.clone(),
+            key_id: ctx.admitted.key_id.clone(),
             request: request.to_string(),
             detail,
         },

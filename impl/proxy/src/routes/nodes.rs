@@ -1,4 +1,5 @@
-//! SSH nodes through the proxy: joining (`POST /v1/nodes/join`), heartbeats, the admin calls
+//! SSH nodes through the proxy: joining (`POST /v1/nodes/join`), heartbeats, nodes' audit
+//! reports (`POST /v1/nodes/audit`, recorded in the cluster's audit log), the admin calls
 //! `hwactl tokens add`, `get cert_authority`, `auth sign` and `nodes add` use, and the tunnel
 //! every `hwa ssh` and `hwa scp` goes through.
 //!
@@ -33,6 +34,7 @@ use hwa_auth::join::{
 };
 use hwa_core::SharedNetwork;
 use hwa_core::api::NodeView;
+use hwa_core::node_audit::NodeAuditBatch;
 use hyper_util::rt::TokioIo;
 
 use crate::error::ApiFailure;
@@ -54,6 +56,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/nodes/join", post(join))
         .route("/v1/nodes/heartbeat", post(heartbeat))
+        .route("/v1/nodes/audit", post(node_audit))
         .route("/v1/admin/tokens", post(add_token))
         .route("/v1/admin/cert_authority/{kind}", get(cert_authority))
         .route("/v1/admin/hosts/sign", post(sign_host))
@@ -95,6 +98,24 @@ async fn heartbeat(
         )
         .await?;
     gateway.membership.heartbeat(&name, &beat).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A node's audit events, recorded under the name its token has (not the body's).
+async fn node_audit(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<StatusCode, ApiFailure> {
+    let gateway = gateway(&state)?;
+    let token = bearer(request.headers())?
+        .ok_or_else(|| ApiFailure::unauthenticated("an audit report needs the node token"))?;
+    let name = gateway.membership.authenticate_node(&token).await?;
+    let ApiJson(batch) =
+        <ApiJson<NodeAuditBatch> as axum::extract::FromRequest<AppState>>::from_request(
+            request, &state,
+        )
+        .await?;
+    state.auth.record_node_events(&name, &batch).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
