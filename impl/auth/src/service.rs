@@ -913,14 +913,27 @@ impl AuthService {
         out
     }
 
+    /// Writes an audit event. The write runs as a task of its own, started before this
+    /// returns to the runtime: a request whose caller goes away (a dropped connection cancels
+    /// its handler) after its decision or record was written still leaves the event.
     async fn record_event(
         &self,
         kind: AuditKind,
         user: Option<&str>,
         fields: &[(&str, String)],
     ) -> Result<(), AuthError> {
-        let (store, entropy) = (self.store(), &*self.inner.entropy);
-        self.inner.auditor.emit(store, entropy, self.now(), kind, user, fields).await
+        let service = self.clone();
+        let user = user.map(str::to_owned);
+        let fields: Vec<(String, String)> =
+            fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+        let write = tokio::spawn(async move {
+            let fields: Vec<(&str, String)> =
+                fields.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+            let (store, entropy) = (service.store(), &*service.inner.entropy);
+            let now = service.now();
+            service.inner.auditor.emit(store, entropy, now, kind, user.as_deref(), &fields).await
+        });
+        write.await.map_err(|e| AuthError::Internal(format!("writing an audit event: {e}")))?
     }
 
     async fn preference(&self) -> Result<AuthPreference, AuthError> {

@@ -200,15 +200,19 @@ async fn racing_approvals_and_denials_have_exactly_one_winner() {
     let key = ClientKey::new(1);
     let login = cluster.login("alice", &key, Default::default());
     cluster.auth.headless_view(&alice.session, &key.id).await.unwrap();
-    let mut tasks = Vec::new();
+    // Every decision is ready before the first is sent, so that all sixteen race.
+    let mut decisions = Vec::new();
     for i in 0..16 {
-        let auth = cluster.auth.clone();
-        let (session, id) = (alice.session.clone(), key.id.clone());
-        let decision = if i % 2 == 0 {
+        decisions.push(if i % 2 == 0 {
             accept(alice.headless_assertion(&cluster.auth, &key.id).await)
         } else {
             HeadlessDecisionRequest { action: DecisionAction::Denied, mfa_response: None }
-        };
+        });
+    }
+    let mut tasks = Vec::new();
+    for decision in decisions {
+        let auth = cluster.auth.clone();
+        let (session, id) = (alice.session.clone(), key.id.clone());
         tasks.push(tokio::spawn(async move {
             auth.headless_decide(&session, &id, &decision, ip("10.0.0.1")).await
         }));

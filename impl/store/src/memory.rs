@@ -11,6 +11,11 @@
 //! owners that want delete events while the store is idle call [`MemoryStore::sweep_expired`]
 //! from a timer.
 //!
+//! Every operation first yields to the scheduler, as a real store's round trip would. A store
+//! that answered at once would run each request's read and its later write back to back, so
+//! under the simulator no two requests could ever interleave between them, and a lost update
+//! (a write that should have been a compare-and-swap) would never show.
+//!
 //! What this store leaves to others: durability (it has none) and cross-process watches.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -125,9 +130,15 @@ impl State {
     }
 }
 
+/// Where a real store's network or disk round trip would let other tasks run.
+async fn round_trip() {
+    tokio::task::yield_now().await;
+}
+
 #[async_trait]
 impl Store for MemoryStore {
     async fn get(&self, key: &str) -> StoreResult<Option<Item>> {
+        round_trip().await;
         check_key(key)?;
         Ok(self.lock_swept().items.get(key).cloned())
     }
@@ -138,6 +149,7 @@ impl Store for MemoryStore {
         value: Vec<u8>,
         expires_at: Option<UnixMillis>,
     ) -> StoreResult<Written> {
+        round_trip().await;
         check_key(key)?;
         let mut state = self.lock_swept();
         if let Some(current) = state.items.get(key) {
@@ -152,6 +164,7 @@ impl Store for MemoryStore {
         value: Vec<u8>,
         expires_at: Option<UnixMillis>,
     ) -> StoreResult<u64> {
+        round_trip().await;
         check_key(key)?;
         Ok(self.lock_swept().write(key, value, expires_at))
     }
@@ -163,6 +176,7 @@ impl Store for MemoryStore {
         value: Vec<u8>,
         expires_at: Option<UnixMillis>,
     ) -> StoreResult<Written> {
+        round_trip().await;
         check_key(key)?;
         let mut state = self.lock_swept();
         match state.items.get(key) {
@@ -174,6 +188,7 @@ impl Store for MemoryStore {
     }
 
     async fn delete(&self, key: &str, expected_revision: Option<u64>) -> StoreResult<Written> {
+        round_trip().await;
         check_key(key)?;
         let mut state = self.lock_swept();
         match state.items.get(key) {
@@ -185,11 +200,13 @@ impl Store for MemoryStore {
     }
 
     async fn range(&self, prefix: &str, limit: usize) -> StoreResult<Vec<Item>> {
+        round_trip().await;
         check_prefix(prefix)?;
         Ok(self.lock_swept().range(prefix, limit))
     }
 
     async fn watch(&self, prefix: &str) -> StoreResult<Box<dyn Watcher>> {
+        round_trip().await;
         check_prefix(prefix)?;
         let mut state = self.lock_swept();
         // Snapshot and subscription under one lock: no write can fall between them.
