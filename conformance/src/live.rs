@@ -1,7 +1,9 @@
 //! The `live` target: for each case, a real `hwad start --dev` on loopback with the embedded
 //! SQLite store in a temporary data directory, users added with the real `hwactl`, and every
 //! machine a temporary home directory in which the real `hwa` binary runs as a subprocess. The
-//! virtual authenticator plays the browser through `--authenticator-file`.
+//! virtual authenticator plays the browser through `--authenticator-file`. A case's SSH nodes
+//! are real `hwad start --roles=node` processes joined with `hwactl tokens add`, serving the OS
+//! account this runner runs as.
 //!
 //! Programs of one case run concurrently on one task; the case has [`CASE_TIMEOUT`] overall.
 //! The daemon is killed and waited for when the case ends, however it ends.
@@ -20,7 +22,7 @@ use hwa_virtual_authenticator::Faults;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::plan::{Case, Plan, Role};
+use crate::plan::{Case, NODE_LOGIN, NodeSpec, Plan, Role};
 use crate::target::{CommandOutput, HwaRun, Machine};
 
 /// Longest a live case may run, all machines together. A login waits at most its 3-minute
@@ -147,6 +149,8 @@ pub struct LiveMachine {
     bins: PathBuf,
     data: PathBuf,
     board: Board,
+    /// The login the case's nodes serve, when it has nodes.
+    node_login: Option<String>,
 }
 
 /// Copies a child's output stream onto the board line by line, and answers all of it.
@@ -189,6 +193,10 @@ impl Machine for LiveMachine {
 
     fn board(&self) -> &Board {
         &self.board
+    }
+
+    fn node_login(&self) -> Result<String, String> {
+        self.node_login.clone().ok_or_else(|| "this case started no SSH nodes".to_owned())
     }
 
     fn spawn_hwa(&self, args: &[&str], vars: &[(&str, &str)], answers: &[&str]) -> HwaRun {
@@ -306,6 +314,66 @@ pub fn run_case(case: &Case) -> Result<(), String> {
     })
 }
 
+/// How long a node may take to join and listen.
+const NODE_START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Joins node `spec` with a fresh token from `hwactl tokens add` and starts it as
+/// `hwad start --roles=node` on a free loopback port; killed when dropped.
+async fn start_node(
+    bins: &Path,
+    daemon: &Daemon,
+    root: &Path,
+    spec: &NodeSpec,
+) -> Result<Child, String> {
+    let token = hwactl(bins, &daemon.data, &["tokens", "add", "--type=node"], None)
+        .await?
+        .ok("hwactl tokens add")?;
+    let token = token.stdout.lines().next().unwrap_or_default().trim().to_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free port for node {}: {e}", spec.name))?
+        .port();
+    let log_path = root.join(format!("{}.log", spec.name));
+    let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
+    let mut child = Command::new(bins.join("hwad"))
+        .args(["start", "--roles=node"])
+        .arg(format!("--auth-server={}", daemon.proxy))
+        .arg(format!("--token={token}"))
+        .arg(format!("--name={}", spec.name))
+        .arg(format!("--labels={}", spec.labels))
+        .arg(format!("--listen=127.0.0.1:{port}"))
+        .arg("--data-dir")
+        .arg(root.join("nodes").join(&spec.name))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start node {}: {e}", spec.name))?;
+    let started = tokio::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if started.elapsed() > NODE_START_TIMEOUT || matches!(child.try_wait(), Ok(Some(_))) {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            return Err(format!("node {} did not start listening; its log:\n{log}", spec.name));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(child)
+}
+
+/// The OS account this process runs as: nodes started here serve it as their login.
+fn os_account() -> Result<String, String> {
+    let out = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .map_err(|e| format!("cannot run id -un: {e}"))?;
+    let name = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if name.is_empty() {
+        return Err("id -un printed no account name".into());
+    }
+    Ok(name)
+}
+
 async fn run_on(case: &Case, bins: &Path, daemon: &Daemon, root: &Path) -> Result<(), String> {
     let mut plan = Plan::default();
     (case.build)(&mut plan);
@@ -315,12 +383,26 @@ async fn run_on(case: &Case, bins: &Path, daemon: &Daemon, root: &Path) -> Resul
         let applied = hwactl(bins, &daemon.data, &["create", "-f", "-"], Some(&yaml)).await?;
         applied.ok("hwactl create -f (the case's preference)")?;
     }
-    for (user, logins) in &plan.users {
+    for yaml in &plan.roles {
+        let created = hwactl(bins, &daemon.data, &["create", "-"], Some(yaml)).await?;
+        created.ok("hwactl create (the case's role)")?;
+    }
+    let node_login = if plan.nodes.is_empty() { String::new() } else { os_account()? };
+    for user in &plan.users {
+        let logins: Vec<String> =
+            user.logins.iter().map(|l| l.replace(NODE_LOGIN, &node_login)).collect();
         let logins = logins.join(",");
-        let added = hwactl(bins, &daemon.data, &["users", "add", user, "--logins", &logins], None)
-            .await?
-            .ok("hwactl users add")?;
-        board.set_invite(user, added.stdout.trim());
+        let mut args = vec!["users", "add", user.name.as_str(), "--logins", logins.as_str()];
+        let roles = user.roles.join(",");
+        if !roles.is_empty() {
+            args.extend(["--roles", roles.as_str()]);
+        }
+        let added = hwactl(bins, &daemon.data, &args, None).await?.ok("hwactl users add")?;
+        board.set_invite(&user.name, added.stdout.trim());
+    }
+    let mut nodes = Vec::new();
+    for spec in &plan.nodes {
+        nodes.push(start_node(bins, daemon, root, spec).await?);
     }
     let mut programs = Vec::new();
     let mut remotes = Vec::new();
@@ -338,12 +420,17 @@ async fn run_on(case: &Case, bins: &Path, daemon: &Daemon, root: &Path) -> Resul
             bins: bins.to_path_buf(),
             data: daemon.data.clone(),
             board: board.clone(),
+            node_login: (!nodes.is_empty()).then(|| node_login.clone()),
         });
         let name = spec.name;
         let program = spec.program;
         programs.push(async move { program(machine).await.map_err(|e| format!("{name}: {e}")) });
     }
     let results = futures::future::join_all(programs).await;
+    for mut node in nodes {
+        let _ = node.kill().await;
+        let _ = node.wait().await;
+    }
     let errors: Vec<String> = results.into_iter().filter_map(Result::err).collect();
     if !errors.is_empty() {
         return Err(errors.join("\n"));

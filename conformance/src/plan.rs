@@ -38,10 +38,34 @@ impl std::fmt::Debug for MachineSpec {
 /// A check of the board once every program is over.
 pub type BoardCheck = Box<dyn Fn(&Board) -> Result<(), String>>;
 
+/// Stands, in a user's logins, for the login the target's SSH nodes serve (the OS account
+/// the nodes run as on a live target).
+pub const NODE_LOGIN: &str = "{node_login}";
+
+/// A user the administrator adds before the machines start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserSpec {
+    pub name: String,
+    pub logins: Vec<String>,
+    /// Roles by name; none means the built-in access role.
+    pub roles: Vec<String>,
+}
+
+/// An SSH node that joins the cluster before the machines start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeSpec {
+    pub name: String,
+    /// `key=value,...`, as `hwad start --labels` takes them.
+    pub labels: String,
+}
+
 /// One case's cluster and programs, built afresh for every run.
 #[derive(Default)]
 pub struct Plan {
-    pub users: Vec<(String, Vec<String>)>,
+    pub users: Vec<UserSpec>,
+    /// Roles (YAML, the guide's format) created before the users are added.
+    pub roles: Vec<String>,
+    pub nodes: Vec<NodeSpec>,
     pub preference: Option<String>,
     pub machines: Vec<MachineSpec>,
     pub checks: Vec<(&'static str, BoardCheck)>,
@@ -51,6 +75,8 @@ impl std::fmt::Debug for Plan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Plan")
             .field("users", &self.users)
+            .field("roles", &self.roles.len())
+            .field("nodes", &self.nodes)
             .field("machines", &self.machines)
             .finish()
     }
@@ -59,7 +85,28 @@ impl std::fmt::Debug for Plan {
 impl Plan {
     /// A user the administrator adds before the machines start; the invite is on the board.
     pub fn user(&mut self, name: &str, logins: &[&str]) {
-        self.users.push((name.to_owned(), logins.iter().map(|s| s.to_string()).collect()));
+        self.user_with_roles(name, logins, &[]);
+    }
+
+    /// A user holding `roles` (created with [`Plan::role`]).
+    pub fn user_with_roles(&mut self, name: &str, logins: &[&str], roles: &[&str]) {
+        let owned = |list: &[&str]| list.iter().map(|s| s.to_string()).collect();
+        self.users.push(UserSpec {
+            name: name.to_owned(),
+            logins: owned(logins),
+            roles: owned(roles),
+        });
+    }
+
+    /// A role, in the guide's YAML format, created before any user is added.
+    pub fn role(&mut self, yaml: &str) {
+        self.roles.push(yaml.to_owned());
+    }
+
+    /// An SSH node named `name` with `labels` (`key=value,...`), joined before the machines
+    /// start. Its users log in as [`NODE_LOGIN`].
+    pub fn node(&mut self, name: &str, labels: &str) {
+        self.nodes.push(NodeSpec { name: name.to_owned(), labels: labels.to_owned() });
     }
 
     /// A `cluster_auth_preference` applied before the machines start; `{rp_id}` in the text

@@ -14,7 +14,9 @@
 //!   error and output appear on the board under the machine's name *as they are written*, so
 //!   another machine can read the approval URL while the command still waits;
 //! - raw HTTP calls to the proxy ([`Machine::http`]), which is how attackers and the ID vectors
-//!   speak to it.
+//!   speak to it;
+//! - for the SSH cases, the plan's roles, and its nodes joined and serving the login
+//!   [`Machine::node_login`] names.
 //!
 //! A target that cannot do something a case needs answers an error naming what is missing;
 //! the skip list (`data/skips.toml`) records, with a reason, each case a target does not run.
@@ -128,6 +130,14 @@ pub trait Machine {
     /// Runs `hwactl args...` against the cluster, with `stdin` on standard input: the
     /// administrator's console. A target without one answers an error.
     async fn admin(&self, args: &[&str], stdin: Option<&str>) -> Result<CommandOutput, String>;
+
+    /// The login the cluster's SSH nodes serve, which a case's [`NODE_LOGIN`] stands for. A
+    /// target without SSH nodes answers an error.
+    ///
+    /// [`NODE_LOGIN`]: crate::plan::NODE_LOGIN
+    fn node_login(&self) -> Result<String, String> {
+        Err("this target runs no SSH nodes".into())
+    }
 
     /// The session token the `hwa login` of this machine keeps for proxy `i`, as an attacker
     /// who read the disk would have it.

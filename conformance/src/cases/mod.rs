@@ -16,6 +16,7 @@ use crate::target::{CommandOutput, Machine};
 mod attacks;
 mod flows;
 mod preference;
+mod ssh;
 mod webauthn;
 
 /// Every case, in the order runs and reports show them.
@@ -24,6 +25,7 @@ pub fn all() -> Vec<&'static Case> {
     cases.extend(flows::CASES);
     cases.extend(attacks::CASES);
     cases.extend(preference::CASES);
+    cases.extend(ssh::CASES);
     cases.extend(webauthn::CASES);
     cases
 }

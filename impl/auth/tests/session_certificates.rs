@@ -187,3 +187,52 @@ async fn a_key_that_is_not_an_openssh_public_key_is_refused() {
         .expect_err("no key, no certificate");
     assert_eq!(err.code(), ErrorCode::BadRequest, "{err}");
 }
+
+/// Where Debian's openssh-client installs ssh-keygen.
+const SSH_KEYGEN: &str = "/usr/bin/ssh-keygen";
+
+#[tokio::test(start_paused = true)]
+async fn stock_ssh_keygen_reads_every_field_of_an_issued_certificate() {
+    if !std::path::Path::new(SSH_KEYGEN).exists() {
+        eprintln!("skipped: {SSH_KEYGEN} is not installed (Debian's openssh-client)");
+        return;
+    }
+    let (cluster, mut alice) = mfa_cluster().await;
+    let assertion = alice.assertion(&cluster.auth, ChallengeScope::SessionMfa).await;
+    let credential = assertion["id"].as_str().expect("a credential ID").to_owned();
+    let request = cert_request(&ClientKey::new(1), Some(assertion));
+    let answer = cluster
+        .auth
+        .session_certificate(&alice.session, &request, ip(CLIENT))
+        .await
+        .expect("a certificate");
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    let path = dir.path().join("id_ed25519-cert.pub");
+    std::fs::write(&path, format!("{}\n", answer.ssh_certificate)).expect("certificate file");
+    let out = std::process::Command::new(SSH_KEYGEN)
+        .arg("-L")
+        .arg("-f")
+        .arg(&path)
+        .output()
+        .expect("ssh-keygen runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    // ssh-keygen prints extensions it does not know as the hex of their string-wrapped value.
+    let wrapped = |value: &str| {
+        let mut bytes = u32::try_from(value.len()).expect("short").to_be_bytes().to_vec();
+        bytes.extend_from_slice(value.as_bytes());
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    for expected in [
+        "Type: ssh-ed25519-cert-v01@openssh.com user certificate",
+        "Key ID: \"user=alice session\"",
+        &format!("source-address {CLIENT}"),
+        "permit-pty",
+        &format!("hwa-mfa-verified@headless-webauthn UNKNOWN OPTION: {}", wrapped(&credential)),
+        &format!("hwa-nodes@headless-webauthn UNKNOWN OPTION: {}", wrapped("node1")),
+    ] {
+        assert!(text.contains(expected), "ssh-keygen -L does not show `{expected}`:\n{text}");
+    }
+    let principals = text.split("Principals:").nth(1).expect("a principals section");
+    assert!(principals.trim_start().starts_with("alice"), "{text}");
+}

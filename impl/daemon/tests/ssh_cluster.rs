@@ -273,6 +273,12 @@ fn ssh_and_scp_through_the_proxy_need_one_approval_each_and_keep_access_rules() 
     let proxy = format!("--proxy={}", cluster.proxy);
     let target = format!("{}@node1", cluster.login);
 
+    let (out, approvals) = cluster.approved(&["ls", "--headless", &proxy, "--user=alice"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(table.contains("node1") && table.contains("node2"), "both nodes listed:\n{table}");
+    assert_eq!(approvals, 1);
+
     let (out, approvals) =
         cluster.approved(&["ssh", "--headless", &proxy, "--user=alice", &target, "uname", "-a"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
