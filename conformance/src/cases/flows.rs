@@ -3,7 +3,7 @@
 
 use crate::plan::{Case, Plan, Role};
 
-use super::{approve, read_id, remote_ls, require, signed_up_laptop, wait_flag};
+use super::{approve, approving_laptop, read_id, remote_ls, require, signed_up_laptop, wait_flag};
 
 pub const CASES: &[Case] = &[
     Case {
@@ -264,11 +264,7 @@ fn mlock_best_effort(plan: &mut Plan) {
         }
         Ok(())
     });
-    signed_up_laptop(plan, "laptop", "alice", |m| async move {
-        let id = read_id(m.board(), "remote", 1).await;
-        approve(&*m, "alice-key", &id, &["--skip-confirm"], &[], &[]).await.ok("approve")?;
-        Ok(())
-    });
+    approving_laptop(plan, 1);
 }
 
 /// How many decisions race in `concurrent_denials_one_winner`.

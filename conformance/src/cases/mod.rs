@@ -103,3 +103,15 @@ where
         then(m).await
     });
 }
+
+/// alice's laptop: signs up, then approves the first `requests` requests the `remote` machine
+/// prints, each as soon as it appears, without asking.
+pub fn approving_laptop(plan: &mut Plan, requests: usize) {
+    signed_up_laptop(plan, "laptop", "alice", move |m| async move {
+        for n in 1..=requests {
+            let id = read_id(m.board(), "remote", n).await;
+            approve(&*m, "alice-key", &id, &["--skip-confirm"], &[], &[]).await.ok("approve")?;
+        }
+        Ok(())
+    });
+}

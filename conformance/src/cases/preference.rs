@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::plan::{Case, Plan, Role};
 
-use super::{approve, read_id, remote_ls, require, signed_up_laptop};
+use super::{approve, approving_laptop, read_id, remote_ls, require, signed_up_laptop};
 
 pub const CASES: &[Case] = &[
     Case {
@@ -90,11 +90,7 @@ fn connector_headless_default(plan: &mut Plan) {
             format!("plain ls did not log in headlessly:\n{}", out.stderr)
         })
     });
-    signed_up_laptop(plan, "laptop", "alice", |m| async move {
-        let id = read_id(m.board(), "remote", 1).await;
-        approve(&*m, "alice-key", &id, &["--skip-confirm"], &[], &[]).await.ok("approve")?;
-        Ok(())
-    });
+    approving_laptop(plan, 1);
 }
 
 fn preference_get_and_create(plan: &mut Plan) {

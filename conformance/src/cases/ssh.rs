@@ -5,7 +5,7 @@
 
 use crate::plan::{Case, NODE_LOGIN, Plan, Role};
 
-use super::{approve, read_id, require, signed_up_laptop};
+use super::{approve, approving_laptop, read_id, require, signed_up_laptop};
 
 pub const CASES: &[Case] = &[
     Case {
@@ -78,13 +78,7 @@ fn ssh_headless_meets_session_mfa(plan: &mut Plan) {
         })?;
         Ok(())
     });
-    signed_up_laptop(plan, "laptop", "alice", |m| async move {
-        for n in 1..=2 {
-            let id = read_id(m.board(), "remote", n).await;
-            approve(&*m, "alice-key", &id, &["--skip-confirm"], &[], &[]).await.ok("approve")?;
-        }
-        Ok(())
-    });
+    approving_laptop(plan, 2);
 }
 
 fn ssh_login_denied_after_approval(plan: &mut Plan) {
@@ -107,11 +101,7 @@ fn ssh_login_denied_after_approval(plan: &mut Plan) {
         })?;
         Ok(())
     });
-    signed_up_laptop(plan, "laptop", "alice", |m| async move {
-        let id = read_id(m.board(), "remote", 1).await;
-        approve(&*m, "alice-key", &id, &["--skip-confirm"], &[], &[]).await.ok("approve")?;
-        Ok(())
-    });
+    approving_laptop(plan, 1);
 }
 
 fn ssh_scope_is_what_the_command_needs(plan: &mut Plan) {

@@ -84,19 +84,27 @@ async fn join(
     Ok(Json(gateway(&state)?.membership.join(&body).await?))
 }
 
+/// The node a node-token request comes from, and its JSON body, read only once the token is
+/// known to be a node's.
+async fn from_node<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    request: Request,
+    what: &str,
+) -> Result<(Arc<NodeGateway>, String, T), ApiFailure> {
+    let gateway = gateway(state)?;
+    let token = bearer(request.headers())?
+        .ok_or_else(|| ApiFailure::unauthenticated(format!("{what} needs the node token")))?;
+    let name = gateway.membership.authenticate_node(&token).await?;
+    let ApiJson(body) =
+        <ApiJson<T> as axum::extract::FromRequest<AppState>>::from_request(request, state).await?;
+    Ok((gateway, name, body))
+}
+
 async fn heartbeat(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<StatusCode, ApiFailure> {
-    let gateway = gateway(&state)?;
-    let token = bearer(request.headers())?
-        .ok_or_else(|| ApiFailure::unauthenticated("a heartbeat needs the node token"))?;
-    let name = gateway.membership.authenticate_node(&token).await?;
-    let ApiJson(beat) =
-        <ApiJson<NodeHeartbeat> as axum::extract::FromRequest<AppState>>::from_request(
-            request, &state,
-        )
-        .await?;
+    let (gateway, name, beat) = from_node::<NodeHeartbeat>(&state, request, "a heartbeat").await?;
     gateway.membership.heartbeat(&name, &beat).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -106,15 +114,7 @@ async fn node_audit(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<StatusCode, ApiFailure> {
-    let gateway = gateway(&state)?;
-    let token = bearer(request.headers())?
-        .ok_or_else(|| ApiFailure::unauthenticated("an audit report needs the node token"))?;
-    let name = gateway.membership.authenticate_node(&token).await?;
-    let ApiJson(batch) =
-        <ApiJson<NodeAuditBatch> as axum::extract::FromRequest<AppState>>::from_request(
-            request, &state,
-        )
-        .await?;
+    let (_, name, batch) = from_node::<NodeAuditBatch>(&state, request, "an audit report").await?;
     state.auth.record_node_events(&name, &batch).await?;
     Ok(StatusCode::NO_CONTENT)
 }
