@@ -42,4 +42,16 @@ pub struct Faults {
     pub inconsistent_backup_flags: bool,
     /// Add an authenticator extension output nobody asked for (`credProtect`) to assertions.
     pub unsolicited_extension: bool,
+    /// Give the credential a `type` other than `public-key`.
+    pub wrong_credential_type: bool,
+    /// Answer with a credential ID the relying party never registered.
+    pub unregistered_credential: bool,
+    /// Put another user's handle in the assertion's `userHandle`.
+    pub foreign_user_handle: bool,
+    /// Send client data that is not UTF-8.
+    pub client_data_not_utf8: bool,
+    /// Put this `type` in the client data (`webauthn.create` for an assertion).
+    pub client_data_type: Option<String>,
+    /// Claim in the client data that the page was embedded cross-origin.
+    pub cross_origin: bool,
 }

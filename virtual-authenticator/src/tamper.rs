@@ -57,13 +57,30 @@ pub(crate) fn registration(json: &mut Value, faults: &Faults) -> Result<(), VaEr
     Ok(())
 }
 
+/// An ID no relying party registered: what `unregistered_credential` answers with.
+const UNREGISTERED_CREDENTIAL_ID: &[u8] = b"a credential nobody registered";
+
+/// A user handle that is not the user's: what `foreign_user_handle` puts in an assertion.
+const FOREIGN_USER_HANDLE: &[u8] = b"somebody else";
+
 /// Rewrites an `AuthenticationResponseJSON` per `faults`, signing again with scalar `d`.
 pub(crate) fn assertion(json: &mut Value, faults: &Faults, d: &[u8]) -> Result<(), VaError> {
     let old_client_data = field(json, "clientDataJSON")?;
-    let client_data = match &faults.wrong_origin {
+    let mut client_data = match &faults.wrong_origin {
         Some(origin) => rewrite_origin(&old_client_data, origin)?,
         None => old_client_data.clone(),
     };
+    if let Some(kind) = &faults.client_data_type {
+        client_data = rewrite_string(&client_data, "type", kind)?;
+    }
+    if faults.cross_origin {
+        client_data = claim_cross_origin(&client_data)?;
+    }
+    if faults.client_data_not_utf8 {
+        // A lone continuation byte near the end: whatever surrounds it, never UTF-8.
+        let at = client_data.len().saturating_sub(2);
+        client_data.insert(at, 0x80);
+    }
     let old_auth_data = field(json, "authenticatorData")?;
     let auth_data = authenticator_data(&old_auth_data, faults, true)?;
     let mut signed = auth_data.clone();
@@ -77,6 +94,21 @@ pub(crate) fn assertion(json: &mut Value, faults: &Faults, d: &[u8]) -> Result<(
     }
     set_field(json, "clientDataJSON", &client_data)?;
     set_field(json, "authenticatorData", &auth_data)?;
+    // The credential's type, ID and the user handle are outside what is signed.
+    let object = json
+        .as_object_mut()
+        .ok_or_else(|| VaError::Authenticator("credential is not an object".into()))?;
+    if faults.wrong_credential_type {
+        object.insert("type".into(), Value::String("password".into()));
+    }
+    if faults.unregistered_credential {
+        let id = Value::String(URL_SAFE_NO_PAD.encode(UNREGISTERED_CREDENTIAL_ID));
+        object.insert("id".into(), id.clone());
+        object.insert("rawId".into(), id);
+    }
+    if faults.foreign_user_handle {
+        set_field(json, "userHandle", FOREIGN_USER_HANDLE)?;
+    }
     Ok(())
 }
 
@@ -120,16 +152,32 @@ fn authenticator_data(data: &[u8], faults: &Faults, counter: bool) -> Result<Vec
 
 /// Replaces the origin in client data JSON, keeping every other byte as the client wrote it.
 fn rewrite_origin(client_data: &[u8], origin: &str) -> Result<Vec<u8>, VaError> {
-    let bad = || VaError::Authenticator("client data has no origin to rewrite".into());
+    rewrite_string(client_data, "origin", origin)
+}
+
+/// Replaces the string member `name` of client data JSON, keeping every other byte.
+fn rewrite_string(client_data: &[u8], name: &str, value: &str) -> Result<Vec<u8>, VaError> {
+    let bad = || VaError::Authenticator(format!("client data has no {name} to rewrite"));
     let text = std::str::from_utf8(client_data).map_err(|_| bad())?;
     let parsed: Value = serde_json::from_str(text).map_err(|_| bad())?;
-    let old = parsed.get("origin").and_then(Value::as_str).ok_or_else(bad)?;
+    let old = parsed.get(name).and_then(Value::as_str).ok_or_else(bad)?;
     let encode = |s: &str| serde_json::to_string(s).map_err(|_| bad());
-    let pattern = format!("\"origin\":{}", encode(old)?);
+    let pattern = format!("\"{name}\":{}", encode(old)?);
     if !text.contains(&pattern) {
         return Err(bad());
     }
-    Ok(text.replacen(&pattern, &format!("\"origin\":{}", encode(origin)?), 1).into_bytes())
+    Ok(text.replacen(&pattern, &format!("\"{name}\":{}", encode(value)?), 1).into_bytes())
+}
+
+/// Sets `crossOrigin` to true in client data JSON, adding it when the client left it out.
+fn claim_cross_origin(client_data: &[u8]) -> Result<Vec<u8>, VaError> {
+    let bad = || VaError::Authenticator("client data is not a JSON object".into());
+    let text = std::str::from_utf8(client_data).map_err(|_| bad())?;
+    if text.contains("\"crossOrigin\":false") {
+        return Ok(text.replacen("\"crossOrigin\":false", "\"crossOrigin\":true", 1).into_bytes());
+    }
+    let end = text.rfind('}').ok_or_else(bad)?;
+    Ok(format!("{},\"crossOrigin\":true{}", &text[..end], &text[end..]).into_bytes())
 }
 
 fn response_mut(json: &mut Value) -> Result<&mut serde_json::Map<String, Value>, VaError> {
@@ -167,6 +215,18 @@ mod tests {
             String::from_utf8(after).unwrap(),
             r#"{"type":"webauthn.get","challenge":"c","origin":"https://b","crossOrigin":false}"#
         );
+    }
+
+    #[test]
+    fn cross_origin_is_claimed_whether_or_not_the_client_wrote_it() {
+        let with = br#"{"type":"webauthn.get","crossOrigin":false}"#;
+        let without = br#"{"type":"webauthn.get"}"#;
+        for before in [&with[..], &without[..]] {
+            let after: Value =
+                serde_json::from_slice(&claim_cross_origin(before).unwrap()).unwrap();
+            assert_eq!(after["crossOrigin"], true);
+            assert_eq!(after["type"], "webauthn.get");
+        }
     }
 
     #[test]
