@@ -23,7 +23,7 @@ use hwa_core::id::RequestId;
 use crate::env::{ClientEnv, WebauthnDevice};
 use crate::error::ClientError;
 use crate::http::{Call, HttpClient, Trust};
-use crate::profile::{Profile, ProfileStore};
+use crate::profile::{Profile, saved_session};
 use crate::proxy_url::ProxyUrl;
 use crate::session::{open_device, stderr_failed};
 use crate::sse::SseParser;
@@ -324,9 +324,7 @@ fn logged_in(
     proxy: &ProxyUrl,
     trust: &Trust,
 ) -> Result<(HttpClient, Profile), ClientError> {
-    let not_logged_in = || ClientError::NotLoggedIn { proxy: crate::headless::proxy_arg(proxy) };
-    let home = env.home.as_ref().ok_or_else(not_logged_in)?;
-    let profile = ProfileStore::new(home).load(proxy)?.ok_or_else(not_logged_in)?;
+    let profile = saved_session(env.home.as_deref(), proxy)?;
     let client = HttpClient::new(env.net.clone(), proxy.clone(), trust)?;
     Ok((client, profile))
 }

@@ -148,7 +148,7 @@ pub async fn headless_login(
     let call = Call::new(Method::POST, "/webapi/headless/login").json(&body)?;
     let answer = long_poll(env, &client, call).await?;
 
-    let identity = HeadlessIdentity::from_answer(seed, answer)?;
+    let identity = HeadlessIdentity::from_answer(seed, &public_line, answer)?;
     let left = env.clock.now().until(identity.valid_before).as_secs();
     say(env, &format!("approved; the certificate is valid for {left} more seconds")).await?;
     tracing::info!(request_id = %request_id, "headless login approved");
@@ -183,10 +183,11 @@ pub(crate) async fn fresh_key(
 }
 
 impl HeadlessIdentity {
-    /// The identity of `seed` with the certificate of `answer`, once the certificate is
-    /// checked to be for this very key.
+    /// The identity of `seed` (whose public key line is `public_line`) with the certificate
+    /// of `answer`, once the certificate is checked to be for this very key.
     pub(crate) fn from_answer(
         seed: SecretBytes<{ Ed25519Keypair::BYTE_SIZE / 2 }>,
+        public_line: &str,
         answer: HeadlessLoginResponse,
     ) -> Result<HeadlessIdentity, ClientError> {
         let certificate =
@@ -199,10 +200,6 @@ impl HeadlessIdentity {
                 "the proxy issued a certificate for another key; refusing to use it".into(),
             ));
         }
-        let public_line = own_key
-            .public_key()
-            .to_openssh()
-            .map_err(|e| ClientError::Protocol(format!("cannot encode the public key: {e}")))?;
         drop(own_key);
         Ok(HeadlessIdentity {
             user: answer.user,

@@ -12,9 +12,9 @@ use hwa_core::memlock::MlockMode;
 
 use crate::env::ClientEnv;
 use crate::error::ClientError;
-use crate::headless::{HeadlessIdentity, HeadlessParams, headless_login, proxy_arg};
+use crate::headless::{HeadlessIdentity, HeadlessParams, headless_login};
 use crate::http::{Call, HttpClient, Trust};
-use crate::profile::{Profile, ProfileStore};
+use crate::profile::{Profile, saved_session};
 use crate::proxy_url::ProxyUrl;
 
 /// The path `hwa ls` reads.
@@ -73,7 +73,7 @@ pub async fn list_nodes(
         let identity = headless_login(env, &headless_params).await?;
         nodes_with_certificate(&env.clock, &client, &identity).await?
     } else {
-        let profile = session_profile(env, &params.proxy)?;
+        let profile = saved_session(env.home.as_deref(), &params.proxy)?;
         nodes_with_session(&client, &profile).await?
     };
     Ok(filter(nodes, &params.labels))
@@ -154,12 +154,6 @@ fn command_summary(labels: &[(String, String)]) -> String {
         text.push_str(&format!(" {k}={v}"));
     }
     text
-}
-
-fn session_profile(env: &ClientEnv, proxy: &ProxyUrl) -> Result<Profile, ClientError> {
-    let missing = || ClientError::NotLoggedIn { proxy: proxy_arg(proxy) };
-    let home = env.home.as_ref().ok_or_else(missing)?;
-    ProfileStore::new(home).load(proxy)?.ok_or_else(missing)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! Session profiles: what `hwa login` and `hwa signup` keep so that later commands (`ls`
-//! without `--headless`, `headless approve`, `headless watch`) can call the proxy as the user.
+//! Session profiles: what `hwa login` and `hwa signup` keep so that later commands (`ls`,
+//! `ssh` and `scp` without `--headless`, `headless approve`, `headless watch`) can call the
+//! proxy as the user.
 //!
 //! A profile is `~/.hwa/profiles/<host:port>.json`, mode 0600 in a directory of mode 0700,
 //! because it holds a session token. `~/.hwa/current` names the proxy last logged in to, so
@@ -46,6 +47,13 @@ impl std::fmt::Debug for Profile {
 #[derive(Clone, Debug)]
 pub struct ProfileStore {
     root: PathBuf,
+}
+
+/// The saved session for `proxy` under `home`, or an error telling the user to log in.
+pub fn saved_session(home: Option<&Path>, proxy: &ProxyUrl) -> Result<Profile, ClientError> {
+    let not_logged_in = || ClientError::NotLoggedIn { proxy: crate::headless::proxy_arg(proxy) };
+    let home = home.ok_or_else(not_logged_in)?;
+    ProfileStore::new(home).load(proxy)?.ok_or_else(not_logged_in)
 }
 
 impl ProfileStore {

@@ -20,9 +20,9 @@ use hwa_core::memlock::MlockMode;
 
 use crate::env::ClientEnv;
 use crate::error::ClientError;
-use crate::headless::{HeadlessIdentity, fresh_key, proxy_arg};
+use crate::headless::{HeadlessIdentity, fresh_key};
 use crate::http::{Call, HttpClient, Trust};
-use crate::profile::ProfileStore;
+use crate::profile::saved_session;
 use crate::proxy_url::ProxyUrl;
 use crate::session::{open_device, stderr_failed};
 
@@ -48,13 +48,11 @@ pub async fn session_identity(
     env: &mut ClientEnv,
     params: &SessionCertParams,
 ) -> Result<HeadlessIdentity, ClientError> {
-    let not_logged_in = || ClientError::NotLoggedIn { proxy: proxy_arg(&params.proxy) };
-    let home = env.home.clone().ok_or_else(not_logged_in)?;
-    let profile = ProfileStore::new(&home).load(&params.proxy)?.ok_or_else(not_logged_in)?;
+    let profile = saved_session(env.home.as_deref(), &params.proxy)?;
     let client = HttpClient::new(env.net.clone(), params.proxy.clone(), &params.trust)?;
     let (seed, public_line) = fresh_key(env, params.mlock).await?;
     let mut body = SessionCertRequest {
-        ssh_pub_key: public_line,
+        ssh_pub_key: public_line.clone(),
         scope: params.scope.clone(),
         mfa_response: None,
     };
@@ -89,5 +87,5 @@ pub async fn session_identity(
         }
         Err(e) => return Err(e),
     };
-    HeadlessIdentity::from_answer(seed, answer)
+    HeadlessIdentity::from_answer(seed, &public_line, answer)
 }
