@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use hwa_client::{Attached, AuthenticatorFactory, ClientEnv, Terminal, WebauthnDevice};
+use hwa_client::{AuthenticatorFactory, ClientEnv, Terminal, WebauthnDevice};
 use hwa_core::SharedClock;
 use hwa_core::entropy::SeededEntropy;
 use hwa_core::memlock::{SimLockBehaviour, SimLocker};
@@ -62,55 +62,6 @@ impl Terminal for BoardTerminal {
     async fn read_secret(&mut self, prompt: &str) -> io::Result<Zeroizing<String>> {
         self.board.write_stderr(&self.host, prompt);
         Ok(Zeroizing::new(SIM_PASSWORD.to_owned()))
-    }
-
-    /// A remote session reads nothing and writes to the board, like every other output.
-    fn attach(&mut self, _want_tty: bool) -> io::Result<Attached<'_>> {
-        let writer =
-            |stderr| BoardWriter { host: self.host.clone(), board: self.board.clone(), stderr };
-        Ok(Attached {
-            stdin: Box::new(tokio::io::empty()),
-            stdout: Box::new(writer(false)),
-            stderr: Box::new(writer(true)),
-            tty: None,
-        })
-    }
-}
-
-/// One of a host's output streams on the board, as bytes arrive from a remote session.
-struct BoardWriter {
-    host: String,
-    board: Board,
-    stderr: bool,
-}
-
-impl tokio::io::AsyncWrite for BoardWriter {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<io::Result<usize>> {
-        let text = String::from_utf8_lossy(buf);
-        if self.stderr {
-            self.board.write_stderr(&self.host, &text);
-        } else {
-            self.board.write_stdout(&self.host, &text);
-        }
-        std::task::Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
     }
 }
 

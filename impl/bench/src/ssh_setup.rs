@@ -30,8 +30,8 @@ use hwa_client::http::Trust;
 use hwa_client::nodes::LoginChoice;
 use hwa_client::remote::{RemoteCluster, connect_node};
 use hwa_client::{
-    Attached, AuthenticatorFactory, ClientEnv, HeadlessIdentity, HeadlessParams, Terminal,
-    WebauthnDevice, headless_login,
+    AuthenticatorFactory, ClientEnv, HeadlessIdentity, HeadlessParams, Terminal, WebauthnDevice,
+    headless_login,
 };
 use hwa_core::SharedClock;
 use hwa_core::api::{NodeView, RequestScope};
@@ -541,15 +541,6 @@ impl Terminal for Instructions {
     async fn read_secret(&mut self, _prompt: &str) -> std::io::Result<zeroize::Zeroizing<String>> {
         Ok(zeroize::Zeroizing::new(String::new()))
     }
-
-    fn attach(&mut self, _want_tty: bool) -> std::io::Result<Attached<'_>> {
-        Ok(Attached {
-            stdin: Box::new(tokio::io::empty()),
-            stdout: Box::new(tokio::io::sink()),
-            stderr: Box::new(tokio::io::sink()),
-            tty: None,
-        })
-    }
 }
 
 /// A headless login opens no authenticator; the approver holds its own.
@@ -759,8 +750,10 @@ mod tests {
 
     #[test]
     fn the_request_id_is_read_from_the_printed_url() {
-        let text = "Complete at http://localhost:1/web/headless/bb2d2f28-d1b9-54f5-bfe0-33a70d669f5f\n\
-                    or run ...";
+        let text = concat!(
+            "Complete at http://localhost:1/web/headless/",
+            "bb2d2f28-d1b9-54f5-bfe0-33a70d669f5f\nor run ..."
+        );
         let id = request_id(text).expect("an ID");
         assert_eq!(id.to_string(), "bb2d2f28-d1b9-54f5-bfe0-33a70d669f5f");
         assert!(request_id("Complete at http://localhost:1/web/headless/bb2d2f28").is_none());

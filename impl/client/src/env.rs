@@ -81,7 +81,14 @@ pub trait Terminal: Send {
     /// Lends standard input, output and error to a remote session (`hwa ssh`) for as long as
     /// the returned value lives. With `want_tty`, when input and output are a real terminal,
     /// the terminal is put in raw mode until then and described in [`Attached::tty`].
-    fn attach(&mut self, want_tty: bool) -> io::Result<Attached<'_>>;
+    /// Terminals that only show prompts and messages (the simulator's, tests') have no
+    /// streams to lend.
+    fn attach(&mut self, _want_tty: bool) -> io::Result<Attached<'_>> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this terminal has no streams to lend to a remote session",
+        ))
+    }
 }
 
 /// Standard streams lent to a remote session; see [`Terminal::attach`].
@@ -230,8 +237,7 @@ pub(crate) mod tests_support {
         }
     }
 
-    /// A terminal that keeps what is written to standard error, for assertions; a remote
-    /// session gets empty input and its output is discarded.
+    /// A terminal that keeps what is written to standard error, for assertions.
     #[derive(Debug, Default, Clone)]
     pub(crate) struct Captured(pub(crate) Arc<std::sync::Mutex<String>>);
 
@@ -260,15 +266,6 @@ pub(crate) mod tests_support {
 
         async fn read_secret(&mut self, _prompt: &str) -> io::Result<Zeroizing<String>> {
             Ok(Zeroizing::new(String::new()))
-        }
-
-        fn attach(&mut self, _want_tty: bool) -> io::Result<Attached<'_>> {
-            Ok(Attached {
-                stdin: Box::new(tokio::io::empty()),
-                stdout: Box::new(tokio::io::sink()),
-                stderr: Box::new(tokio::io::sink()),
-                tty: None,
-            })
         }
     }
 
