@@ -137,8 +137,10 @@ pub enum AuthError {
     #[error("request {id} was denied; start the command again if you meant to approve it")]
     Denied { id: RequestId },
 
-    #[error("one-time passwords cannot approve headless requests; use your security key")]
-    TotpRefused,
+    /// `to` says what the password was sent for: "approve headless requests", "verify ssh
+    /// sessions".
+    #[error("one-time passwords cannot {to}; use your security key")]
+    TotpRefused { to: &'static str },
 
     #[error(
         "approving request {id} needs a webauthn assertion; ask for a challenge with scope \
@@ -151,9 +153,6 @@ pub enum AuthError {
          session_mfa, answer it with your security key and send the assertion with the request"
     )]
     SessionMfaRequired { user: String },
-
-    #[error("one-time passwords are not accepted for ssh sessions; use your security key")]
-    TotpRefusedForSession,
 
     #[error("the webauthn challenge is unknown, already used or expired; ask for a new challenge")]
     ChallengeInvalid,
@@ -259,8 +258,7 @@ impl AuthError {
             E::Locked { .. } => ErrorCode::Locked,
             E::SessionMfaRequired { .. } => ErrorCode::MfaRequired,
             E::NoCredentials(_)
-            | E::TotpRefused
-            | E::TotpRefusedForSession
+            | E::TotpRefused { .. }
             | E::AssertionRequired { .. }
             | E::ChallengeInvalid
             | E::ChallengeScope { .. }
@@ -298,7 +296,7 @@ mod tests {
         let id = RequestId::derive(b"k");
         let samples = [
             AuthError::HeadlessDisabled,
-            AuthError::TotpRefused,
+            AuthError::TotpRefused { to: "approve headless requests" },
             AuthError::NotRequestOwner { id: id.clone(), user: "bob".into() },
             AuthError::Timeout { id, secs: 180 },
             AuthError::PasswordTooShort { min: 12 },

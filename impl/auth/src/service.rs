@@ -664,7 +664,7 @@ impl AuthService {
         let credential_id = match &req.mfa_response {
             Some(mfa) => {
                 if mfa.totp_code.is_some() {
-                    return Err(AuthError::TotpRefusedForSession);
+                    return Err(AuthError::TotpRefused { to: "verify ssh sessions" });
                 }
                 let Some(response) = &mfa.webauthn_response else {
                     return Err(AuthError::SessionMfaRequired { user: session.user.clone() });
@@ -1019,7 +1019,7 @@ impl AuthService {
     ) -> Result<String, AuthError> {
         let mfa = req.mfa_response.clone().unwrap_or_default();
         if mfa.totp_code.is_some() {
-            return Err(AuthError::TotpRefused);
+            return Err(AuthError::TotpRefused { to: "approve headless requests" });
         }
         let Some(response) = mfa.webauthn_response else {
             return Err(AuthError::AssertionRequired { id: id.clone() });
@@ -1381,7 +1381,7 @@ fn validate_scope(scope: &RequestScope) -> Result<(), AuthError> {
 fn reason_of(err: &AuthError) -> String {
     match err {
         AuthError::Webauthn { check, .. } => (*check).to_string(),
-        AuthError::TotpRefused => "totp_refused".into(),
+        AuthError::TotpRefused { .. } => "totp_refused".into(),
         AuthError::AssertionRequired { .. } => "assertion_missing".into(),
         AuthError::ChallengeInvalid => "challenge_unknown_or_used".into(),
         AuthError::ChallengeScope { .. } => "challenge_scope".into(),
@@ -1416,6 +1416,6 @@ mod tests {
     fn audit_reasons_are_check_names_not_messages() {
         let err = AuthError::Webauthn { check: "signature", message: "x".into() };
         assert_eq!(reason_of(&err), "signature");
-        assert_eq!(reason_of(&AuthError::TotpRefused), "totp_refused");
+        assert_eq!(reason_of(&AuthError::TotpRefused { to: "x" }), "totp_refused");
     }
 }
