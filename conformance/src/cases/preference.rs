@@ -48,8 +48,8 @@ pub const CASES: &[Case] = &[
 fn preference_yaml(extra: &str) -> String {
     format!(
         "kind: cluster_auth_preference\nversion: v2\nmetadata:\n  name: cluster-auth-preference\n\
-         spec:\n  type: local\n  second_factors: [\"webauthn\"]\n  webauthn:\n    rp_id: {{rp_id}}\n\
-         {extra}"
+         spec:\n  type: local\n  second_factors: [\"webauthn\"]\n  webauthn:\n    \
+         rp_id: {{rp_id}}\n{extra}"
     )
 }
 
