@@ -47,7 +47,8 @@ pub(crate) fn machine_section(out: &mut String, m: &MachineFacts) {
     );
 }
 
-fn kib(v: Option<u64>) -> String {
+/// A memory size in KiB as MiB with one decimal, or `unknown`.
+pub(crate) fn kib(v: Option<u64>) -> String {
     v.map_or_else(|| "unknown".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
 }
 

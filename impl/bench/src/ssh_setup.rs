@@ -672,28 +672,20 @@ pub fn markdown(r: &Report) -> String {
         r.variants.iter().find(|v| v.variant == variant).map(|v| v.session.median_us)
     };
     let _ = writeln!(out, "\n## Reading the numbers\n");
-    if let (Some(direct), Some(proxied)) =
-        (median(Variant::HwaDirectSshd), median(Variant::HwaProxySshd))
-    {
-        let _ = writeln!(
-            out,
-            "- The proxy's cost, to sshd: {} ms at the median ({} direct, {} through the proxy).",
-            signed_ms(proxied, direct),
-            ms(direct),
-            ms(proxied)
-        );
-    }
-    if let (Some(direct), Some(proxied)) =
-        (median(Variant::HwaDirectNode), median(Variant::HwaProxyNode))
-    {
-        let _ = writeln!(
-            out,
-            "- The proxy's cost, to the hwa node: {} ms at the median ({} direct, {} through \
-             the proxy).",
-            signed_ms(proxied, direct),
-            ms(direct),
-            ms(proxied)
-        );
+    for (server, direct, proxied) in [
+        ("sshd", Variant::HwaDirectSshd, Variant::HwaProxySshd),
+        ("the hwa node", Variant::HwaDirectNode, Variant::HwaProxyNode),
+    ] {
+        if let (Some(direct), Some(proxied)) = (median(direct), median(proxied)) {
+            let _ = writeln!(
+                out,
+                "- The proxy's cost, to {server}: {} ms at the median ({} direct, {} through \
+                 the proxy).",
+                signed_ms(proxied, direct),
+                ms(direct),
+                ms(proxied)
+            );
+        }
     }
     if let (Some(sshd), Some(node)) =
         (median(Variant::HwaDirectSshd), median(Variant::HwaDirectNode))
@@ -729,7 +721,8 @@ pub fn markdown(r: &Report) -> String {
          implementations against the same server; comparing the direct and proxied variants \
          of one node isolates the proxy.\n"
     );
-    let _ = writeln!(out, "Peak memory of the benchmark process: {}.\n", peak_rss());
+    let peak = crate::report::kib(machine::peak_rss_kib());
+    let _ = writeln!(out, "Peak memory of the benchmark process: {peak}.\n");
     crate::report::machine_section(&mut out, &r.machine);
     out
 }
@@ -737,11 +730,6 @@ pub fn markdown(r: &Report) -> String {
 /// `a - b` in milliseconds with a sign.
 fn signed_ms(a: u64, b: u64) -> String {
     if a >= b { format!("+{}", ms(a - b)) } else { format!("-{}", ms(b - a)) }
-}
-
-fn peak_rss() -> String {
-    machine::peak_rss_kib()
-        .map_or_else(|| "unknown".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
 }
 
 #[cfg(test)]
