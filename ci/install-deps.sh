@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine: a browser for the approval page tests,
 # etcd for the shared-store tests, OpenSSH for interoperability tests, and protoc with the
-# well-known protos for the etcd client. Safe to run again: it installs only what is missing.
+# well-known protos for the etcd client, and libudev with pkg-config for the client's USB security
+# key transport (it finds FIDO devices through udev). Safe to run again: it installs only what is missing.
 set -euo pipefail
 
 need=()
@@ -12,6 +13,8 @@ command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 # etcd-client's protos import google/protobuf/*.proto, which protoc finds in libprotobuf-dev.
 [ -f /usr/include/google/protobuf/descriptor.proto ] || need+=(libprotobuf-dev)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+[ -f /usr/include/libudev.h ] || need+=(libudev-dev)
 
 if [ "${#need[@]}" -gt 0 ]; then
     echo "installing: ${need[*]}"

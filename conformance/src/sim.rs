@@ -10,9 +10,9 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use async_trait::async_trait;
-use hwa_client::WebauthnDevice;
 use hwa_client::http::{Call, HttpClient, Trust};
 use hwa_client::proxy_url::ProxyUrl;
+use hwa_client::{Terminal, WebauthnDevice};
 use hwa_core::memlock::SimLockBehaviour;
 use hwa_sim::board::Board;
 use hwa_sim::harness::{HostCtx, RunConfig, Setup, run_setup};
@@ -122,11 +122,21 @@ struct KeyDevice(std::sync::Arc<tokio::sync::Mutex<hwa_virtual_authenticator::We
 
 #[async_trait]
 impl WebauthnDevice for KeyDevice {
-    async fn register(&mut self, options: &Value, origin: &str) -> Result<Value, String> {
+    async fn register(
+        &mut self,
+        options: &Value,
+        origin: &str,
+        _person: &mut dyn Terminal,
+    ) -> Result<Value, String> {
         self.0.lock().await.register(options, origin).await.map_err(|e| e.to_string())
     }
 
-    async fn authenticate(&mut self, options: &Value, origin: &str) -> Result<Value, String> {
+    async fn authenticate(
+        &mut self,
+        options: &Value,
+        origin: &str,
+        _person: &mut dyn Terminal,
+    ) -> Result<Value, String> {
         self.0.lock().await.authenticate(options, origin).await.map_err(|e| e.to_string())
     }
 }

@@ -117,7 +117,8 @@ pub trait Machine {
         let proxy =
             hwa_client::proxy_url::ProxyUrl::parse(&self.proxy(i)).map_err(|e| e.to_string())?;
         let mut device = self.open_authenticator(key)?;
-        device.authenticate(request_options, &proxy.origin()).await
+        let mut nobody = hwa_client::IoTerminal::silent();
+        device.authenticate(request_options, &proxy.origin(), &mut nobody).await
     }
 
     /// The authenticator `key` of this machine.

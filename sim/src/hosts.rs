@@ -6,11 +6,11 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use hwa_client::{AuthenticatorFactory, ClientEnv, Terminal, WebauthnDevice};
+use hwa_client::{AuthenticatorFactory, ClientEnv, DeviceChoice, Terminal, WebauthnDevice};
 use hwa_core::SharedClock;
 use hwa_core::entropy::SeededEntropy;
 use hwa_core::memlock::{SimLockBehaviour, SimLocker};
@@ -104,7 +104,12 @@ struct KeyringDevice(Arc<tokio::sync::Mutex<WebauthnClient>>, Board);
 
 #[async_trait]
 impl WebauthnDevice for KeyringDevice {
-    async fn register(&mut self, creation_options: &Value, origin: &str) -> Result<Value, String> {
+    async fn register(
+        &mut self,
+        creation_options: &Value,
+        origin: &str,
+        _person: &mut dyn Terminal,
+    ) -> Result<Value, String> {
         self.0.lock().await.register(creation_options, origin).await.map_err(|e| e.to_string())
     }
 
@@ -112,6 +117,7 @@ impl WebauthnDevice for KeyringDevice {
         &mut self,
         request_options: &Value,
         origin: &str,
+        _person: &mut dyn Terminal,
     ) -> Result<Value, String> {
         let assertion = self.0.lock().await.authenticate(request_options, origin).await;
         let assertion = assertion.map_err(|e| e.to_string())?;
@@ -121,7 +127,13 @@ impl WebauthnDevice for KeyringDevice {
 }
 
 impl AuthenticatorFactory for KeyringFactory {
-    fn open_file(&self, path: &Path) -> Result<Box<dyn WebauthnDevice>, String> {
+    /// Authenticator files name keys of the keyring; the simulator has no USB bus.
+    fn open(&self, choice: &DeviceChoice) -> Result<Box<dyn WebauthnDevice>, String> {
+        let DeviceChoice::File(path) = choice else {
+            return Err(format!(
+                "no {choice} in the simulator; name a key with --authenticator-file"
+            ));
+        };
         let name = path.to_string_lossy();
         let key = self.keyring.key(&name, self.seed ^ fnv(&name));
         Ok(Box::new(KeyringDevice(key, self.board.clone())))

@@ -18,13 +18,17 @@
 //! | [`client`] | [`WebauthnClient`]: origin checks, client data, the JSON encodings |
 //! | [`origin`] | which origin may use which RP ID |
 //! | `tamper` | applies the fault switches to honest responses |
+//! | [`security_key`] | [`VirtualSecurityKey`]: the authenticator as a CTAP2 key with a PIN |
+//! | [`hid`] | [`PluggedKey`]: that key on a device node, speaking CTAP-HID |
 
 pub mod authenticator;
 pub mod client;
 pub mod crypto;
 pub mod error;
 pub mod faults;
+pub mod hid;
 pub mod origin;
+pub mod security_key;
 pub mod store;
 mod tamper;
 
@@ -32,3 +36,5 @@ pub use authenticator::SoftAuthenticator;
 pub use client::WebauthnClient;
 pub use error::VaError;
 pub use faults::{CounterFault, Faults};
+pub use hid::PluggedKey;
+pub use security_key::{UserVerification, VirtualSecurityKey};

@@ -30,8 +30,8 @@ use hwa_client::http::Trust;
 use hwa_client::nodes::LoginChoice;
 use hwa_client::remote::{RemoteCluster, connect_node};
 use hwa_client::{
-    AuthenticatorFactory, ClientEnv, HeadlessIdentity, HeadlessParams, Terminal, WebauthnDevice,
-    headless_login,
+    AuthenticatorFactory, ClientEnv, DeviceChoice, HeadlessIdentity, HeadlessParams, Terminal,
+    WebauthnDevice, headless_login,
 };
 use hwa_core::SharedClock;
 use hwa_core::api::{NodeView, RequestScope};
@@ -239,7 +239,7 @@ impl Bench {
             mlock: MlockMode::Off,
             default_login: login.to_owned(),
             login: LoginChoice::Headless,
-            authenticator_file: None,
+            device: None,
         };
         let clock = SystemClock::shared();
         let mut approver = approver;
@@ -548,8 +548,8 @@ impl Terminal for Instructions {
 struct NoAuthenticators;
 
 impl AuthenticatorFactory for NoAuthenticators {
-    fn open_file(&self, path: &Path) -> Result<Box<dyn WebauthnDevice>, String> {
-        Err(format!("the benchmark's login opens no authenticator ({})", path.display()))
+    fn open(&self, choice: &DeviceChoice) -> Result<Box<dyn WebauthnDevice>, String> {
+        Err(format!("the benchmark's login opens no authenticator ({choice})"))
     }
 }
 

@@ -8,7 +8,6 @@
 //! it; the client's part is to show the details and to say clearly why a decision failed.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use http::Method;
@@ -20,7 +19,7 @@ use hwa_core::api::{
 };
 use hwa_core::id::RequestId;
 
-use crate::env::{ClientEnv, WebauthnDevice};
+use crate::env::{ClientEnv, DeviceChoice, WebauthnDevice};
 use crate::error::ClientError;
 use crate::http::{Call, HttpClient, Trust};
 use crate::profile::{Profile, saved_session};
@@ -37,7 +36,7 @@ pub struct ApproveParams {
     pub user: Option<String>,
     pub id: RequestId,
     pub skip_confirm: bool,
-    pub authenticator_file: PathBuf,
+    pub device: DeviceChoice,
 }
 
 /// `hwa headless watch`.
@@ -45,7 +44,7 @@ pub struct ApproveParams {
 pub struct WatchParams {
     pub proxy: ProxyUrl,
     pub trust: Trust,
-    pub authenticator_file: PathBuf,
+    pub device: DeviceChoice,
     /// Stop after this many decisions (the simulator and tests); `None` watches until the end.
     pub decisions_max: Option<usize>,
 }
@@ -82,7 +81,7 @@ pub async fn approve(env: &mut ClientEnv, params: &ApproveParams) -> Result<Outc
         Call::new(Method::GET, format!("/webapi/headless/{}", params.id)).bearer(&profile.token);
     let view: HeadlessRequestView =
         client.json(&call).await.map_err(|e| explain(e, &params.id, &profile))?;
-    let mut device = open_device(env, &params.authenticator_file)?;
+    let mut device = open_device(env, &params.device)?;
     let mut approver = Approver { client: &client, profile: &profile, device: device.as_mut() };
     let confirm = if params.skip_confirm { Confirm::Skip } else { Confirm::AskNoOnEnd };
     approver.decide(env, &view, confirm).await
@@ -91,7 +90,7 @@ pub async fn approve(env: &mut ClientEnv, params: &ApproveParams) -> Result<Outc
 /// Watches for new requests of the logged-in user and offers to approve or reject each.
 pub async fn watch(env: &mut ClientEnv, params: &WatchParams) -> Result<usize, ClientError> {
     let (client, profile) = logged_in(env, &params.proxy, &params.trust)?;
-    let mut device = open_device(env, &params.authenticator_file)?;
+    let mut device = open_device(env, &params.device)?;
     // Requests shown here, and whether this watcher decided them.
     let mut handled: VecDeque<(RequestId, bool)> = VecDeque::new();
     let mut decisions = 0usize;
@@ -286,7 +285,11 @@ impl Approver<'_> {
         env.say("touch your authenticator to approve").await.map_err(stderr_failed)?;
         let assertion = self
             .device
-            .authenticate(&challenge.webauthn_challenge, &self.client.proxy().origin())
+            .authenticate(
+                &challenge.webauthn_challenge,
+                &self.client.proxy().origin(),
+                env.term.as_mut(),
+            )
             .await
             .map_err(ClientError::Authenticator)?;
         let decision = HeadlessDecisionRequest {

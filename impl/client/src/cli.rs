@@ -14,7 +14,7 @@ use hwa_core::id::RequestId;
 use hwa_core::memlock::MlockMode;
 
 use crate::approve::{ApproveParams, WatchParams};
-use crate::env::ClientEnv;
+use crate::env::{ClientEnv, DeviceChoice};
 use crate::error::ClientError;
 use crate::http::Trust;
 use crate::nodes::{ListParams, LoginChoice, parse_labels};
@@ -61,7 +61,8 @@ pub struct Cli {
     /// A software authenticator file (JSON) to use as the WebAuthn device.
     #[arg(long = "authenticator-file", global = true, value_name = "KEY.json")]
     pub authenticator_file: Option<PathBuf>,
-    /// The kind of WebAuthn device: `file` (the default, with --authenticator-file) or `usb`.
+    /// The WebAuthn device: `usb` (the one USB security key plugged in; the default without
+    /// --authenticator-file), `usb:/dev/hidrawN` (that key), or `file` (--authenticator-file).
     #[arg(long, global = true)]
     pub authenticator: Option<String>,
     #[command(subcommand)]
@@ -240,13 +241,13 @@ impl Resolver<'_> {
                     proxy: self.proxy()?,
                     trust: self.trust(),
                     user,
-                    authenticator_file: self.authenticator_file()?,
+                    device: self.device()?,
                 })
             }
             Command::Signup { invite_url } => Invocation::Signup(SignupParams {
                 invite_url: invite_url.clone(),
                 trust: self.trust(),
-                authenticator_file: self.authenticator_file()?,
+                device: self.device()?,
             }),
             Command::Headless { command: HeadlessCommand::Approve { skip_confirm, id } } => {
                 let id: RequestId = id
@@ -259,14 +260,14 @@ impl Resolver<'_> {
                     user: self.cli.user.clone().or(self.env.var("HWA_USER").map(str::to_owned)),
                     id,
                     skip_confirm: skip,
-                    authenticator_file: self.authenticator_file()?,
+                    device: self.device()?,
                 })
             }
             Command::Headless { command: HeadlessCommand::Watch } => {
                 Invocation::Watch(WatchParams {
                     proxy: self.proxy()?,
                     trust: self.trust(),
-                    authenticator_file: self.authenticator_file()?,
+                    device: self.device()?,
                     decisions_max: None,
                 })
             }
@@ -334,9 +335,9 @@ impl Resolver<'_> {
     /// session login, so it is optional here and checked when a role asks for it.
     fn remote_cluster(&mut self, login: LoginChoice) -> Result<RemoteCluster, ClientError> {
         let (user, _) = self.user();
-        let authenticator_file = match &self.cli.authenticator_file {
-            Some(_) => Some(self.authenticator_file()?),
-            None => None,
+        let device = match (&self.cli.authenticator_file, &self.cli.authenticator) {
+            (None, None) => None,
+            _ => Some(self.device()?),
         };
         Ok(RemoteCluster {
             proxy: self.proxy()?,
@@ -345,7 +346,7 @@ impl Resolver<'_> {
             mlock: self.mlock()?,
             default_login: self.env.os_user.clone(),
             login,
-            authenticator_file,
+            device,
         })
     }
 
@@ -381,27 +382,37 @@ impl Resolver<'_> {
         }
     }
 
-    fn authenticator_file(&self) -> Result<PathBuf, ClientError> {
-        match self.cli.authenticator.as_deref() {
-            None | Some("file") => {}
-            Some("usb") => {
-                return Err(ClientError::Usage(
-                    "USB security keys are not supported by this build (no CTAP-HID transport is \
-                     included); use a software authenticator with --authenticator-file=KEY.json"
+    /// `--authenticator` and `--authenticator-file` together: a file when one is named, else
+    /// a USB security key.
+    fn device(&self) -> Result<DeviceChoice, ClientError> {
+        let file = self.cli.authenticator_file.clone();
+        match (self.cli.authenticator.as_deref(), file) {
+            (None | Some("file"), Some(path)) => Ok(DeviceChoice::File(path)),
+            (Some("file"), None) => Err(ClientError::Usage(
+                "--authenticator=file needs --authenticator-file=KEY.json".into(),
+            )),
+            (None | Some("usb"), None) => Ok(DeviceChoice::SecurityKey(None)),
+            (Some(kind), None) if kind.starts_with("usb:") => {
+                let path = &kind["usb:".len()..];
+                if path.is_empty() {
+                    return Err(ClientError::Usage(
+                        "--authenticator=usb: needs a device path, as in usb:/dev/hidraw3".into(),
+                    ));
+                }
+                Ok(DeviceChoice::SecurityKey(Some(PathBuf::from(path))))
+            }
+            (Some(kind), Some(_)) if kind == "usb" || kind.starts_with("usb:") => {
+                Err(ClientError::Usage(
+                    "--authenticator-file names a software authenticator, --authenticator=usb a \
+                     security key; give one of them"
                         .into(),
-                ));
+                ))
             }
-            Some(other) => {
-                return Err(ClientError::Usage(format!(
-                    "unknown authenticator `{other}`; use --authenticator-file=KEY.json"
-                )));
-            }
+            (Some(other), _) => Err(ClientError::Usage(format!(
+                "unknown authenticator `{other}`; use usb, usb:/dev/hidrawN, or \
+                 --authenticator-file=KEY.json"
+            ))),
         }
-        self.cli.authenticator_file.clone().ok_or_else(|| {
-            ClientError::Usage(
-                "this command needs a WebAuthn device: pass --authenticator-file=KEY.json".into(),
-            )
-        })
     }
 
     fn truthy(&self, name: &str) -> bool {

@@ -1,36 +1,48 @@
-//! WebAuthn devices backed by software authenticator files (`--authenticator-file KEY.json`),
-//! through `hwa-virtual-authenticator`, which plays both the authenticator and the browser.
-//!
-//! # Limitations
-//! There is no USB security key support: no crate on crates.io offers a pure-Rust CTAP-HID
-//! transport for Linux that builds here without system libraries (`libudev`, `hidapi`).
-
-use std::path::Path;
+//! The WebAuthn devices of the real binary: software authenticator files
+//! (`--authenticator-file KEY.json`), through `hwa-virtual-authenticator`, which plays both the
+//! authenticator and the browser; and USB security keys ([`crate::securitykey`]).
 
 use async_trait::async_trait;
+use hwa_core::entropy::OsEntropy;
 use hwa_virtual_authenticator::{SoftAuthenticator, WebauthnClient};
 use serde_json::Value;
 
-use crate::env::{AuthenticatorFactory, WebauthnDevice};
+use crate::env::{AuthenticatorFactory, DeviceChoice, Terminal, WebauthnDevice};
+use crate::securitykey::SecurityKeyDevice;
 
-/// Opens authenticator files from disk.
+/// Opens authenticator files from disk and security keys from `/dev`.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct SoftAuthenticatorFiles;
+pub struct LocalDevices;
 
-impl AuthenticatorFactory for SoftAuthenticatorFiles {
-    fn open_file(&self, path: &Path) -> Result<Box<dyn WebauthnDevice>, String> {
-        let authenticator = SoftAuthenticator::open_file(path).map_err(|e| e.to_string())?;
-        Ok(Box::new(SoftDevice(WebauthnClient::new(authenticator))))
+impl AuthenticatorFactory for LocalDevices {
+    fn open(&self, choice: &DeviceChoice) -> Result<Box<dyn WebauthnDevice>, String> {
+        match choice {
+            DeviceChoice::File(path) => {
+                let authenticator = SoftAuthenticator::open_file(path).map_err(|e| {
+                    format!("cannot open authenticator file {}: {e}", path.display())
+                })?;
+                Ok(Box::new(SoftDevice(WebauthnClient::new(authenticator))))
+            }
+            DeviceChoice::SecurityKey(path) => {
+                Ok(Box::new(SecurityKeyDevice::new(path.clone(), OsEntropy::shared())))
+            }
+        }
     }
 }
 
-/// A software authenticator and its WebAuthn client.
+/// A software authenticator and its WebAuthn client. It needs no PIN: the person it simulates
+/// is always verified.
 #[derive(Debug)]
 pub struct SoftDevice(pub WebauthnClient);
 
 #[async_trait]
 impl WebauthnDevice for SoftDevice {
-    async fn register(&mut self, creation_options: &Value, origin: &str) -> Result<Value, String> {
+    async fn register(
+        &mut self,
+        creation_options: &Value,
+        origin: &str,
+        _person: &mut dyn Terminal,
+    ) -> Result<Value, String> {
         self.0.register(creation_options, origin).await.map_err(|e| e.to_string())
     }
 
@@ -38,6 +50,7 @@ impl WebauthnDevice for SoftDevice {
         &mut self,
         request_options: &Value,
         origin: &str,
+        _person: &mut dyn Terminal,
     ) -> Result<Value, String> {
         self.0.authenticate(request_options, origin).await.map_err(|e| e.to_string())
     }

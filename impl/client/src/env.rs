@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -153,6 +153,17 @@ pub struct IoTerminal {
     pub stderr: Box<dyn AsyncWrite + Send + Unpin>,
 }
 
+impl IoTerminal {
+    /// A terminal with no input whose output goes nowhere: for devices that ask nobody.
+    pub fn silent() -> IoTerminal {
+        IoTerminal {
+            input: Box::new(tokio::io::BufReader::new(tokio::io::empty())),
+            stdout: Box::new(tokio::io::sink()),
+            stderr: Box::new(tokio::io::sink()),
+        }
+    }
+}
+
 impl fmt::Debug for IoTerminal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("IoTerminal")
@@ -198,23 +209,49 @@ impl Terminal for IoTerminal {
 }
 
 /// A WebAuthn device as a browser would drive it: creation and request options in the
-/// WebAuthn JSON encoding in, a `PublicKeyCredential` in the same encoding out.
+/// WebAuthn JSON encoding in, a `PublicKeyCredential` in the same encoding out. `person` is the
+/// terminal of whoever holds the device, for a security key's PIN.
 #[async_trait]
 pub trait WebauthnDevice: Send {
-    async fn register(&mut self, creation_options: &Value, origin: &str) -> Result<Value, String>;
+    async fn register(
+        &mut self,
+        creation_options: &Value,
+        origin: &str,
+        person: &mut dyn Terminal,
+    ) -> Result<Value, String>;
 
     async fn authenticate(
         &mut self,
         request_options: &Value,
         origin: &str,
+        person: &mut dyn Terminal,
     ) -> Result<Value, String>;
 }
 
-/// Opens WebAuthn devices. The real binary opens software authenticator files; the simulator
-/// hands out authenticators of its own.
+/// Which WebAuthn device a command uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeviceChoice {
+    /// A software authenticator file (`--authenticator-file=KEY.json`).
+    File(PathBuf),
+    /// A USB security key: the one plugged in, or the one at this hidraw node
+    /// (`--authenticator=usb[:PATH]`).
+    SecurityKey(Option<PathBuf>),
+}
+
+impl fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceChoice::File(path) => write!(f, "authenticator file {}", path.display()),
+            DeviceChoice::SecurityKey(Some(path)) => write!(f, "security key {}", path.display()),
+            DeviceChoice::SecurityKey(None) => f.write_str("the plugged-in security key"),
+        }
+    }
+}
+
+/// Opens WebAuthn devices. The real binary opens software authenticator files and USB
+/// security keys; the simulator hands out authenticators of its own.
 pub trait AuthenticatorFactory: Send + Sync + fmt::Debug {
-    /// Opens the software authenticator stored in `path`.
-    fn open_file(&self, path: &Path) -> Result<Box<dyn WebauthnDevice>, String>;
+    fn open(&self, choice: &DeviceChoice) -> Result<Box<dyn WebauthnDevice>, String>;
 }
 
 #[cfg(test)]
@@ -232,8 +269,8 @@ pub(crate) mod tests_support {
     struct NoDevices;
 
     impl AuthenticatorFactory for NoDevices {
-        fn open_file(&self, path: &Path) -> Result<Box<dyn WebauthnDevice>, String> {
-            Err(format!("no authenticator in unit tests ({})", path.display()))
+        fn open(&self, choice: &DeviceChoice) -> Result<Box<dyn WebauthnDevice>, String> {
+            Err(format!("no authenticator in unit tests ({choice})"))
         }
     }
 
@@ -278,11 +315,7 @@ pub(crate) mod tests_support {
             home: None,
             os_user: "osuser".into(),
             vars: BTreeMap::new(),
-            term: Box::new(IoTerminal {
-                input: Box::new(tokio::io::BufReader::new(tokio::io::empty())),
-                stdout: Box::new(tokio::io::sink()),
-                stderr: Box::new(tokio::io::sink()),
-            }),
+            term: Box::new(IoTerminal::silent()),
             authenticators: Arc::new(NoDevices),
         }
     }

@@ -9,7 +9,8 @@
 //! |---|---|
 //! | [`mod@env`] | the seams: network, clock, entropy, locker, terminal, authenticators |
 //! | [`cli`] | argument parsing and the resolution of flags against environment variables |
-//! | [`device`] | WebAuthn devices from software authenticator files |
+//! | [`device`] | the binary's WebAuthn devices: software authenticator files, security keys |
+//! | [`securitykey`] | USB security keys over hidraw: PIN, CTAP2, the WebAuthn JSON |
 //! | [`error`] | [`ClientError`], its exit codes and how proxy errors read |
 //! | [`proxy_url`] | the proxy address, its scheme and the loopback rule for plain HTTP |
 //! | [`http`] | a small HTTP/1 client over the network seam, with TLS |
@@ -32,11 +33,6 @@
 //! [`device::SoftDevice`]s over in-memory software authenticators. It then calls [`run()`] with
 //! a command line, or the typed functions ([`headless_login`], [`approve()`], [`watch`],
 //! [`login`], [`signup`], [`list_nodes`]) directly. Every command future is `Send`.
-//!
-//! # Limitations
-//! `hwa ssh` and `hwa scp` parse their arguments but do not connect yet: the SSH transport
-//! lives in another crate. Only the software authenticator file is supported as a WebAuthn
-//! device; no pure-Rust CTAP-HID transport for USB security keys is wired.
 
 pub mod approve;
 pub mod certauth;
@@ -53,13 +49,15 @@ pub mod proxy_url;
 pub mod remote;
 pub mod run;
 pub mod secret;
+pub mod securitykey;
 pub mod session;
 pub mod sessioncert;
 pub mod sse;
 
 pub use approve::{ApproveParams, WatchParams, approve, watch};
 pub use env::{
-    Attached, AuthenticatorFactory, ClientEnv, IoTerminal, LocalTty, Terminal, WebauthnDevice,
+    Attached, AuthenticatorFactory, ClientEnv, DeviceChoice, IoTerminal, LocalTty, Terminal,
+    WebauthnDevice,
 };
 pub use error::ClientError;
 pub use headless::{HeadlessIdentity, HeadlessParams, headless_login};

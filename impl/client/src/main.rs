@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hwa_client::device::SoftAuthenticatorFiles;
+use hwa_client::device::LocalDevices;
 use hwa_client::{Attached, ClientEnv, IoTerminal, LocalTty, Terminal};
 use hwa_core::clock::SystemClock;
 use hwa_core::entropy::OsEntropy;
@@ -55,7 +55,7 @@ fn real_env() -> ClientEnv {
             stdout: Box::new(tokio::io::stdout()),
             stderr: Box::new(tokio::io::stderr()),
         })),
-        authenticators: Arc::new(SoftAuthenticatorFiles),
+        authenticators: Arc::new(LocalDevices),
     }
 }
 

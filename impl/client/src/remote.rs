@@ -26,7 +26,7 @@ use hwa_core::{Network, SharedClock, SharedNetwork};
 use hwa_ssh::{HostTrust, Identity, PtyRequest, SshConnection, Target};
 use ssh_key::PublicKey;
 
-use crate::env::{Attached, ClientEnv};
+use crate::env::{Attached, ClientEnv, DeviceChoice};
 use crate::error::ClientError;
 use crate::headless::{HeadlessIdentity, HeadlessParams, headless_login};
 use crate::http::{Call, HttpClient, Trust};
@@ -49,7 +49,7 @@ pub struct RemoteCluster {
     /// Headless, the session profile, or the proxy's default.
     pub login: LoginChoice,
     /// The authenticator for per-session MFA, when not headless.
-    pub authenticator_file: Option<PathBuf>,
+    pub device: Option<DeviceChoice>,
 }
 
 /// `hwa ssh [login@]host command...`.
@@ -239,7 +239,7 @@ async fn login(
             trust: cluster.trust.clone(),
             mlock: cluster.mlock.resolve(false),
             scope,
-            authenticator_file: cluster.authenticator_file.clone(),
+            device: cluster.device.clone(),
         };
         return session_identity(env, &params).await;
     }

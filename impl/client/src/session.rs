@@ -9,8 +9,6 @@
 //! and hyper's buffers are ordinary memory; a complete client would serialize into a
 //! zeroizing buffer that it owns until the write completes.
 
-use std::path::PathBuf;
-
 use http::Method;
 use hwa_core::api::{
     InviteView, LoginBeginRequest, LoginFinishRequest, MfaChallengeResponse, RegisterBeginRequest,
@@ -18,7 +16,7 @@ use hwa_core::api::{
 };
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::env::ClientEnv;
+use crate::env::{ClientEnv, DeviceChoice};
 use crate::error::ClientError;
 use crate::headless::proxy_arg;
 use crate::http::{Call, HttpClient, Trust};
@@ -34,7 +32,7 @@ pub struct LoginParams {
     pub proxy: ProxyUrl,
     pub trust: Trust,
     pub user: String,
-    pub authenticator_file: PathBuf,
+    pub device: DeviceChoice,
 }
 
 /// `hwa signup`.
@@ -42,13 +40,13 @@ pub struct LoginParams {
 pub struct SignupParams {
     pub invite_url: String,
     pub trust: Trust,
-    pub authenticator_file: PathBuf,
+    pub device: DeviceChoice,
 }
 
 /// Logs in with password and WebAuthn and saves the session profile.
 pub async fn login(env: &mut ClientEnv, params: &LoginParams) -> Result<Profile, ClientError> {
     let password = password(env, &format!("Password for {}: ", params.user), false).await?;
-    let mut device = open_device(env, &params.authenticator_file)?;
+    let mut device = open_device(env, &params.device)?;
     let client = HttpClient::new(env.net.clone(), params.proxy.clone(), &params.trust)?;
     let mut begin = LoginBeginRequest { user: params.user.clone(), password: password.to_string() };
     let challenge: MfaChallengeResponse =
@@ -56,7 +54,7 @@ pub async fn login(env: &mut ClientEnv, params: &LoginParams) -> Result<Profile,
     begin.password.zeroize();
     env.say("touch your authenticator to log in").await.map_err(stderr_failed)?;
     let assertion = device
-        .authenticate(&challenge.webauthn_challenge, &params.proxy.origin())
+        .authenticate(&challenge.webauthn_challenge, &params.proxy.origin(), env.term.as_mut())
         .await
         .map_err(ClientError::Authenticator)?;
     let finish = LoginFinishRequest { user: params.user.clone(), webauthn_response: assertion };
@@ -73,7 +71,7 @@ pub async fn signup(env: &mut ClientEnv, params: &SignupParams) -> Result<Profil
         client.json(&Call::new(Method::GET, format!("/webapi/invites/{token}"))).await?;
     env.say(&format!("signing up as user {}", invite.user)).await.map_err(stderr_failed)?;
     let password = password(env, &format!("New password for {}: ", invite.user), true).await?;
-    let mut device = open_device(env, &params.authenticator_file)?;
+    let mut device = open_device(env, &params.device)?;
     let mut begin = RegisterBeginRequest { password: password.to_string() };
     let path = format!("/webapi/invites/{token}/register/begin");
     let creation: RegisterBeginResponse =
@@ -81,7 +79,7 @@ pub async fn signup(env: &mut ClientEnv, params: &SignupParams) -> Result<Profil
     begin.password.zeroize();
     env.say("touch your authenticator to register it").await.map_err(stderr_failed)?;
     let credential = device
-        .register(&creation.webauthn_creation, &proxy.origin())
+        .register(&creation.webauthn_creation, &proxy.origin(), env.term.as_mut())
         .await
         .map_err(ClientError::Authenticator)?;
     let finish = RegisterFinishRequest { webauthn_response: credential };
@@ -174,14 +172,9 @@ async fn password(
 
 pub(crate) fn open_device(
     env: &ClientEnv,
-    path: &std::path::Path,
+    choice: &DeviceChoice,
 ) -> Result<Box<dyn crate::env::WebauthnDevice>, ClientError> {
-    env.authenticators.open_file(path).map_err(|e| {
-        ClientError::Authenticator(format!(
-            "cannot open authenticator file {}: {e}",
-            path.display()
-        ))
-    })
+    env.authenticators.open(choice).map_err(ClientError::Authenticator)
 }
 
 pub(crate) fn stderr_failed(e: std::io::Error) -> ClientError {

@@ -9,8 +9,6 @@
 //! headless approval's is (SPEC HL-19). A challenge is single-use: every session needs its own
 //! ceremony.
 
-use std::path::PathBuf;
-
 use http::Method;
 use hwa_core::api::{
     ChallengeScope, ErrorCode, MfaChallengeRequest, MfaChallengeResponse, MfaResponse,
@@ -18,7 +16,7 @@ use hwa_core::api::{
 };
 use hwa_core::memlock::MlockMode;
 
-use crate::env::ClientEnv;
+use crate::env::{ClientEnv, DeviceChoice};
 use crate::error::ClientError;
 use crate::headless::{HeadlessIdentity, fresh_key};
 use crate::http::{Call, HttpClient, Trust};
@@ -38,8 +36,9 @@ pub struct SessionCertParams {
     pub mlock: MlockMode,
     /// The logins and nodes the command needs.
     pub scope: RequestScope,
-    /// The authenticator for per-session MFA, when the user gave one.
-    pub authenticator_file: Option<PathBuf>,
+    /// The device for per-session MFA: the one the user named, else the plugged-in
+    /// security key.
+    pub device: Option<DeviceChoice>,
 }
 
 /// Gets a certificate for one session from the saved session profile, completing the
@@ -62,25 +61,26 @@ pub async fn session_identity(
     let answer: SessionCertResponse = match client.json(&ask(&body)?).await {
         Ok(answer) => answer,
         Err(e) if e.api_code() == Some(ErrorCode::MfaRequired) => {
-            let Some(path) = &params.authenticator_file else {
-                return Err(ClientError::Usage(format!(
-                    "a role of user {} requires per-session MFA; run the command again with \
-                     --authenticator-file=KEY.json (your security key), or with --headless to \
-                     approve it from another device",
-                    profile.user
-                )));
-            };
-            let mut device = open_device(env, path)?;
+            let choice = params.device.clone().unwrap_or(DeviceChoice::SecurityKey(None));
+            let mut device = open_device(env, &choice)?;
             let scope = MfaChallengeRequest { scope: ChallengeScope::SessionMfa };
             let call = Call::new(Method::POST, "/webapi/mfa/authenticatechallenge")
                 .bearer(&profile.token)
                 .json(&scope)?;
             let challenge: MfaChallengeResponse = client.json(&call).await?;
             env.say("per-session MFA: touch your authenticator").await.map_err(stderr_failed)?;
+            let origin = params.proxy.origin();
             let assertion = device
-                .authenticate(&challenge.webauthn_challenge, &params.proxy.origin())
+                .authenticate(&challenge.webauthn_challenge, &origin, env.term.as_mut())
                 .await
-                .map_err(ClientError::Authenticator)?;
+                .map_err(|e| {
+                    ClientError::Authenticator(format!(
+                        "a role of user {} requires per-session MFA, and {choice} could not \
+                         answer it: {e}; or run the command with --headless to approve it from \
+                         another device",
+                        profile.user
+                    ))
+                })?;
             body.mfa_response =
                 Some(MfaResponse { webauthn_response: Some(assertion), totp_code: None });
             client.json(&ask(&body)?).await?

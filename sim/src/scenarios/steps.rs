@@ -16,7 +16,8 @@ use hwa_client::approve::Outcome as Decided;
 use hwa_client::http::Trust;
 use hwa_client::proxy_url::ProxyUrl;
 use hwa_client::{
-    ApproveParams, ClientError, HeadlessIdentity, HeadlessParams, LoginParams, SignupParams,
+    ApproveParams, ClientError, DeviceChoice, HeadlessIdentity, HeadlessParams, LoginParams,
+    SignupParams,
 };
 use hwa_core::api::{ErrorCode, RequestScope};
 use hwa_core::id::RequestId;
@@ -85,7 +86,7 @@ fn proxy(ctx: &HostCtx, i: usize) -> Result<ProxyUrl, String> {
 pub async fn sign_up(ctx: &HostCtx, user: &str, key: &str, i: usize) -> Result<(), String> {
     let invite = ctx.board.invite(user).ok_or(format!("no invite for {user}"))?;
     let params =
-        SignupParams { invite_url: invite, trust: trust(), authenticator_file: key.into() };
+        SignupParams { invite_url: invite, trust: trust(), device: DeviceChoice::File(key.into()) };
     let mut answer_lost = false;
     let signed_up = persist(ctx, "signup", async || {
         let mut env = ctx.host.env(&ctx.board, &ctx.keyring, ctx.seed, &[]);
@@ -113,7 +114,7 @@ pub async fn log_in(ctx: &HostCtx, user: &str, key: &str, i: usize) -> Result<()
         proxy: proxy(ctx, i)?,
         trust: trust(),
         user: user.to_owned(),
-        authenticator_file: key.into(),
+        device: DeviceChoice::File(key.into()),
     };
     persist(ctx, "login", async || {
         let mut env = ctx.host.env(&ctx.board, &ctx.keyring, ctx.seed, &[]);
@@ -237,7 +238,7 @@ pub async fn decide(
         user: Some(user.to_owned()),
         id: id.clone(),
         skip_confirm: false,
-        authenticator_file: key.into(),
+        device: DeviceChoice::File(key.into()),
     };
     let mut answer_lost = false;
     let result = persist_while_waiting(ctx, "the decision", id, async || {
