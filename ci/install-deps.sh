@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine: a browser for the approval page tests,
 # etcd for the shared-store tests, OpenSSH for interoperability tests, and protoc with the
-# well-known protos for the etcd client, and libudev with pkg-config for the client's USB security
-# key transport (it finds FIDO devices through udev). Safe to run again: it installs only what is missing.
+# well-known protos for the etcd client, libudev with pkg-config for the client's USB security key
+# transport (it finds FIDO keys through udev), and Yubico's python-fido2 to check the virtual
+# security key against an independent client. Safe to run again: it installs only what is missing.
 set -euo pipefail
 
 need=()
@@ -22,6 +23,8 @@ if [ "${#need[@]}" -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+
+python3 -c 'import fido2' 2>/dev/null || python3 -m pip install --quiet --root-user-action=ignore fido2
 
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt

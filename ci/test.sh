@@ -12,5 +12,7 @@ bash ci/check-unsafe.sh
 # Several tests run the real binaries of other packages (`hwactl`, `hwa`, `hwad`); cargo builds a
 # package's binaries only for that package's own tests, so build them all first.
 cargo build --workspace --bins --locked
+# The virtual security key against an independent CTAP2 client (Yubico's python-fido2).
+python3 ci/interop/fido2_client.py target/debug/hwa-virtual-key
 cargo test --workspace --locked
 cargo test -p hwa-store --features etcd --locked

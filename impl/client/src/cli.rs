@@ -449,6 +449,43 @@ mod tests {
         }
     }
 
+    fn login_device(line: &str) -> Result<DeviceChoice, ClientError> {
+        match resolve_with(line, &[])?.invocation {
+            Invocation::Login(p) => Ok(p.device),
+            other => panic!("expected login, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_device_is_the_file_named_else_the_plugged_in_security_key() {
+        let file = login_device("login --proxy=p --authenticator-file=k.json").unwrap();
+        assert_eq!(file, DeviceChoice::File("k.json".into()));
+        let file = login_device("login --proxy=p --authenticator=file --authenticator-file=k.json");
+        assert_eq!(file.unwrap(), DeviceChoice::File("k.json".into()));
+        assert_eq!(login_device("login --proxy=p").unwrap(), DeviceChoice::SecurityKey(None));
+        assert_eq!(
+            login_device("login --proxy=p --authenticator=usb").unwrap(),
+            DeviceChoice::SecurityKey(None)
+        );
+        assert_eq!(
+            login_device("login --proxy=p --authenticator=usb:/dev/hidraw3").unwrap(),
+            DeviceChoice::SecurityKey(Some("/dev/hidraw3".into()))
+        );
+    }
+
+    #[test]
+    fn contradictory_or_unknown_devices_are_refused_saying_what_to_give() {
+        for (line, says) in [
+            ("login --proxy=p --authenticator=file", "needs --authenticator-file"),
+            ("login --proxy=p --authenticator=usb:", "needs a device path"),
+            ("login --proxy=p --authenticator=usb --authenticator-file=k.json", "give one of them"),
+            ("login --proxy=p --authenticator=nfc", "unknown authenticator `nfc`"),
+        ] {
+            let err = login_device(line).unwrap_err().to_string();
+            assert!(err.contains(says), "{line}: {err}");
+        }
+    }
+
     #[test]
     fn the_user_defaults_to_the_os_user_and_the_client_says_so() {
         let (p, notes) = ls(resolve_with("ls --headless --proxy=p.example.com", &[]).unwrap());
@@ -563,14 +600,6 @@ mod tests {
         let err = resolve_with("headless approve --proxy=p --authenticator-file=k.json nope", &[])
             .unwrap_err();
         assert!(err.to_string().contains("not a headless request ID"), "{err}");
-    }
-
-    #[test]
-    fn usb_authenticators_and_missing_files_are_explained() {
-        let err = resolve_with("login --proxy=p --authenticator=usb", &[]).unwrap_err();
-        assert!(err.to_string().contains("USB security keys are not supported"), "{err}");
-        let err = resolve_with("login --proxy=p", &[]).unwrap_err();
-        assert!(err.to_string().contains("--authenticator-file"), "{err}");
     }
 
     #[test]

@@ -77,6 +77,11 @@ impl<T: Transport> Session<T> {
         Ok(Session { transport, info })
     }
 
+    /// Ends the conversation, giving the transport back.
+    pub fn into_transport(self) -> T {
+        self.transport
+    }
+
     /// The way to the key, to name it in messages.
     pub fn transport(&self) -> &T {
         &self.transport
