@@ -135,11 +135,7 @@ impl WebauthnDevice for SecurityKeyDevice {
     ) -> Result<Value, String> {
         let o = Options::of(creation_options, "creation");
         let rp = o.object("rp")?;
-        let rp_id = match rp.get("id").and_then(Value::as_str) {
-            Some(id) => id.to_owned(),
-            None => origin_host(origin)?,
-        };
-        hwa_virtual_authenticator::origin::check(origin, &rp_id).map_err(|e| e.to_string())?;
+        let rp_id = checked_rp_id(rp.get("id"), origin)?;
         let user = o.object("user")?;
         let text = |v: &Value, name: &str| v.get(name).and_then(Value::as_str).map(str::to_owned);
         let algorithms: Vec<i64> = o
@@ -200,11 +196,7 @@ impl WebauthnDevice for SecurityKeyDevice {
         person: &mut dyn Terminal,
     ) -> Result<Value, String> {
         let o = Options::of(request_options, "request");
-        let rp_id = match o.0.get("rpId").and_then(Value::as_str) {
-            Some(id) => id.to_owned(),
-            None => origin_host(origin)?,
-        };
-        hwa_virtual_authenticator::origin::check(origin, &rp_id).map_err(|e| e.to_string())?;
+        let rp_id = checked_rp_id(o.0.get("rpId"), origin)?;
         let wanted = o.0.get("userVerification").and_then(Value::as_str).unwrap_or("preferred");
         let (client_data, hash) = client_data("webauthn.get", &o.challenge()?, origin);
         let allow = o.credential_ids("allowCredentials")?;
@@ -421,9 +413,15 @@ fn client_data(kind: &str, challenge: &str, origin: &str) -> (String, [u8; 32]) 
     (text, hash)
 }
 
-fn origin_host(origin: &str) -> Result<String, String> {
-    url::Url::parse(origin)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .ok_or_else(|| format!("`{origin}` is not an origin"))
+/// The RP ID the options name (else the origin's host), once the origin may use it.
+fn checked_rp_id(given: Option<&Value>, origin: &str) -> Result<String, String> {
+    let rp_id = match given.and_then(Value::as_str) {
+        Some(id) => id.to_owned(),
+        None => url::Url::parse(origin)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .ok_or_else(|| format!("`{origin}` is not an origin"))?,
+    };
+    hwa_virtual_authenticator::origin::check(origin, &rp_id).map_err(|e| e.to_string())?;
+    Ok(rp_id)
 }

@@ -8,12 +8,11 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
-use common::{Cluster, finish, text};
+use common::{Cluster, finish, text, with_input};
 use hwa_core::entropy::SeededEntropy;
 use hwa_virtual_authenticator::{
     Faults, PluggedKey, SoftAuthenticator, UserVerification, VirtualSecurityKey,
@@ -47,20 +46,6 @@ fn plug(
 
 fn usb(key: &PluggedKey) -> String {
     format!("--authenticator=usb:{}", key.path().display())
-}
-
-/// Runs `command` with `input` on standard input.
-fn with_input(command: &mut Command, input: &str) -> Output {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("hwa starts");
-    let mut stdin = child.stdin.take().expect("stdin piped");
-    stdin.write_all(input.as_bytes()).expect("input written");
-    drop(stdin);
-    child.wait_with_output().expect("hwa finishes")
 }
 
 fn credentials(rt: &tokio::runtime::Runtime, key: &PluggedKey) -> usize {

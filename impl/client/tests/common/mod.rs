@@ -199,22 +199,26 @@ impl Cluster {
     }
 
     pub fn approve(&self, id: &str, extra: &[&str], stdin: &str) -> Output {
-        let mut child = self
-            .hwa(&self.laptop)
-            .args(["headless", "approve", &format!("--proxy={}", self.proxy), &self.device])
-            .args(extra)
-            .arg(id)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("hwa headless approve starts");
-        use std::io::Write;
-        let mut input = child.stdin.take().expect("stdin piped");
-        input.write_all(stdin.as_bytes()).expect("answer written");
-        drop(input);
-        child.wait_with_output().expect("approve finishes")
+        let proxy = format!("--proxy={}", self.proxy);
+        let mut command = self.hwa(&self.laptop);
+        command.args(["headless", "approve", &proxy, &self.device]).args(extra).arg(id);
+        with_input(&mut command, stdin)
     }
+}
+
+/// Runs `command` with `input` on standard input and collects what it prints.
+pub fn with_input(command: &mut Command, input: &str) -> Output {
+    use std::io::Write;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hwa starts");
+    let mut stdin = child.stdin.take().expect("stdin piped");
+    stdin.write_all(input.as_bytes()).expect("input written");
+    drop(stdin);
+    child.wait_with_output().expect("hwa finishes")
 }
 
 pub fn text(bytes: &[u8]) -> String {
