@@ -58,6 +58,8 @@ pub struct VirtualSecurityKey {
     touch_delay: Duration,
     /// Nobody touches the key: requests fail with a user action timeout after the delay.
     absent: bool,
+    /// A broken key: these bytes answer every makeCredential and getAssertion.
+    ceremony_answer: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for VirtualSecurityKey {
@@ -87,7 +89,14 @@ impl VirtualSecurityKey {
             token: None,
             touch_delay: faults.delay.unwrap_or(Duration::ZERO),
             absent: faults.absent,
+            ceremony_answer: None,
         }
+    }
+
+    /// Makes the key broken: `answer` (a status byte and whatever follows) comes back for every
+    /// makeCredential and getAssertion, after the PIN exchange went as usual.
+    pub fn break_ceremonies(&mut self, answer: Vec<u8>) {
+        self.ceremony_answer = Some(answer);
     }
 
     /// Sets how many wrong PINs the key still allows (a key that was mistreated before).
@@ -122,6 +131,11 @@ impl VirtualSecurityKey {
         let Some((&command, body)) = request.split_first() else {
             return vec![Status::INVALID_LENGTH.0];
         };
+        if let Some(broken) = &self.ceremony_answer
+            && Self::needs_touch(command)
+        {
+            return broken.clone();
+        }
         let answer = match command {
             messages::GET_INFO => Ok(self.info().encode()),
             messages::CLIENT_PIN => self.client_pin(body),

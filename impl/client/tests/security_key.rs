@@ -203,6 +203,30 @@ fn a_key_nobody_touches_times_out_with_keep_alives_meanwhile() {
 }
 
 #[test]
+fn a_key_answering_garbage_or_an_unknown_error_is_refused_by_name() {
+    let rt = runtime();
+    let cluster = Cluster::start();
+    for (i, (answer, says)) in [
+        (vec![0x00, 0xA1, 0x01], "malformed CTAP2 message: not CBOR"),
+        (vec![0x00, 0xA0], "malformed CTAP2 message: the attestation statement is not a map"),
+        (vec![0x00, 0x01], "is not a CBOR map"),
+        (vec![0x7F], "the key reported an error (CTAP status 0x7f)"),
+        (vec![], "an empty response"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let key = plug(&rt, UserVerification::Pin(PIN.into()), Faults::default(), 9);
+        rt.block_on(async { key.key().lock().await.break_ceremonies(answer.clone()) });
+        let signup = sign_up(&cluster, &format!("user{i}"), &key, &format!("{PIN}\n"));
+        let said = text(&signup.stderr);
+        assert!(!signup.status.success(), "{answer:?}: {said}");
+        assert!(said.contains(says), "{answer:?}: {said}");
+        assert!(!cluster.laptop.join(".hwa").exists(), "{answer:?}: no session saved");
+    }
+}
+
+#[test]
 fn without_a_key_plugged_in_the_client_says_how_to_name_one() {
     let any_hidraw = std::fs::read_dir("/dev")
         .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with("hidraw")))
