@@ -14,12 +14,15 @@ import os
 import subprocess
 import sys
 
-from fido2.cose import CoseKey
-from fido2.ctap import CtapError
-from fido2.ctap2 import Ctap2
-from fido2.ctap2.pin import ClientPin, PinProtocolV1, PinProtocolV2
-from fido2.hid import CtapHidDevice
-from fido2.hid.base import FileCtapHidConnection, HidDescriptor
+try:
+    from fido2.cose import CoseKey
+    from fido2.ctap import CtapError
+    from fido2.ctap2 import Ctap2
+    from fido2.ctap2.pin import ClientPin, PinProtocolV1, PinProtocolV2
+    from fido2.hid import CtapHidDevice
+    from fido2.hid.base import FileCtapHidConnection, HidDescriptor
+except ImportError:
+    sys.exit("python-fido2 is missing: run `bash ci/install-deps.sh` (or pip install fido2)")
 
 PIN = "4321"
 RP = {"id": "example.com", "name": "Example"}
@@ -85,10 +88,14 @@ def check(protocol_class, device):
 
 
 def main():
+    if len(sys.argv) != 2:
+        sys.exit(f"usage: {sys.argv[0]} PATH-TO-hwa-virtual-key")
     binary = sys.argv[1]
     key = subprocess.Popen([binary, "--pin", PIN], stdout=subprocess.PIPE, text=True)
     try:
         line = key.stdout.readline()
+        if " at " not in line:
+            sys.exit(f"hwa-virtual-key did not print its device node: {line!r}")
         path = line.split(" at ")[1].split(" ")[0]
         descriptor = HidDescriptor(path, 0, 0, 64, 64, "hwa-virtual-key", None)
         device = CtapHidDevice(descriptor, HidrawConnection(descriptor))
