@@ -3,7 +3,7 @@
 //! authenticator and the browser; and USB security keys ([`crate::securitykey`]).
 
 use async_trait::async_trait;
-use hwa_core::entropy::OsEntropy;
+use hwa_core::SharedEntropy;
 use hwa_virtual_authenticator::{SoftAuthenticator, WebauthnClient};
 use serde_json::Value;
 
@@ -11,8 +11,17 @@ use crate::env::{AuthenticatorFactory, DeviceChoice, Terminal, WebauthnDevice};
 use crate::securitykey::SecurityKeyDevice;
 
 /// Opens authenticator files from disk and security keys from `/dev`.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct LocalDevices;
+#[derive(Debug, Clone)]
+pub struct LocalDevices {
+    /// For the PIN protocol's key agreement keys and IVs: the environment's entropy seam.
+    entropy: SharedEntropy,
+}
+
+impl LocalDevices {
+    pub fn new(entropy: SharedEntropy) -> Self {
+        LocalDevices { entropy }
+    }
+}
 
 impl AuthenticatorFactory for LocalDevices {
     fn open(&self, choice: &DeviceChoice) -> Result<Box<dyn WebauthnDevice>, String> {
@@ -24,7 +33,7 @@ impl AuthenticatorFactory for LocalDevices {
                 Ok(Box::new(SoftDevice(WebauthnClient::new(authenticator))))
             }
             DeviceChoice::SecurityKey(path) => {
-                Ok(Box::new(SecurityKeyDevice::new(path.clone(), OsEntropy::shared())))
+                Ok(Box::new(SecurityKeyDevice::new(path.clone(), self.entropy.clone())))
             }
         }
     }

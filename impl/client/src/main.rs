@@ -42,10 +42,11 @@ fn real_env() -> ClientEnv {
     let vars: BTreeMap<String, String> = std::env::vars()
         .filter(|(k, _)| k.starts_with("HWA_") && k != hwa_client::cli::SIMULATED_NETWORK_VAR)
         .collect();
+    let entropy = OsEntropy::shared();
     ClientEnv {
         net: TokioNetwork::shared(),
         clock: SystemClock::shared(),
-        entropy: OsEntropy::shared(),
+        entropy: entropy.clone(),
         locker: Arc::new(SystemLocker),
         home: std::env::var_os("HOME").filter(|h| !h.is_empty()).map(Into::into),
         os_user: os_user(),
@@ -55,7 +56,7 @@ fn real_env() -> ClientEnv {
             stdout: Box::new(tokio::io::stdout()),
             stderr: Box::new(tokio::io::stderr()),
         })),
-        authenticators: Arc::new(LocalDevices),
+        authenticators: Arc::new(LocalDevices::new(entropy)),
     }
 }
 
