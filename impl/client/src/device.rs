@@ -2,13 +2,15 @@
 //! (`--authenticator-file KEY.json`), through `hwa-virtual-authenticator`, which plays both the
 //! authenticator and the browser; and USB security keys ([`crate::securitykey`]).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use hwa_core::SharedEntropy;
 use hwa_virtual_authenticator::{SoftAuthenticator, WebauthnClient};
 use serde_json::Value;
 
 use crate::env::{AuthenticatorFactory, DeviceChoice, Terminal, WebauthnDevice};
-use crate::securitykey::SecurityKeyDevice;
+use crate::securitykey::{SecurityKeyDevice, UsbPort};
 
 /// Opens authenticator files from disk and security keys from `/dev`.
 #[derive(Debug, Clone)]
@@ -33,7 +35,8 @@ impl AuthenticatorFactory for LocalDevices {
                 Ok(Box::new(SoftDevice(WebauthnClient::new(authenticator))))
             }
             DeviceChoice::SecurityKey(path) => {
-                Ok(Box::new(SecurityKeyDevice::new(path.clone(), self.entropy.clone())))
+                let port = Arc::new(UsbPort { path: path.clone() });
+                Ok(Box::new(SecurityKeyDevice::new(port, self.entropy.clone())))
             }
         }
     }

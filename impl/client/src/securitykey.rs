@@ -1,9 +1,10 @@
 //! USB security keys as WebAuthn devices: this module plays the browser's part between the
 //! relying party's JSON and a FIDO2 key reached through Linux `hidraw`.
 //!
-//! A ceremony opens the key (the one plugged in, or the node given with
-//! `--authenticator=usb:/dev/hidrawN`), allocates a CTAP-HID channel through passkey-transports,
-//! and asks the key what it supports. It checks the page's origin against the RP ID itself,
+//! A ceremony opens the key through its [`KeyPort`]: on a real machine [`UsbPort`], the one
+//! plugged in or the node given with `--authenticator=usb:/dev/hidrawN`, over a CTAP-HID channel
+//! allocated through passkey-transports; under simulation a port that hands over a virtual key's
+//! CTAP2 transport directly. It asks the key what it supports. It checks the page's origin against the RP ID itself,
 //! writes the client data, verifies the user the way the key can (its PIN, typed here and
 //! traded for a PIN token with `hwa-ctap`, or its built-in sensor), and sends
 //! `authenticatorMakeCredential` or `authenticatorGetAssertion`. The answer is encoded as
@@ -13,6 +14,7 @@
 //! verify nobody, a key without a PIN, and a blocked PIN end the ceremony with what to do.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -32,34 +34,60 @@ use crate::env::{Terminal, WebauthnDevice};
 /// itself blocks after three wrong ones until it is plugged in again).
 const PIN_PROMPTS_MAX: u32 = 3;
 
-/// A USB security key, opened afresh for each ceremony.
-#[derive(Debug)]
-pub struct SecurityKeyDevice {
-    path: Option<PathBuf>,
-    entropy: SharedEntropy,
+/// Where a ceremony finds its key: a USB port for the real binary, the simulator's keyring
+/// under simulation.
+#[async_trait]
+pub trait KeyPort: Send + Sync + std::fmt::Debug {
+    /// Reaches the key; answers the transport and how to name the key to a person (its node).
+    async fn open(&self) -> Result<(Box<dyn Transport>, String), String>;
 }
 
-impl SecurityKeyDevice {
-    /// The key at `path`, or the one key plugged in when `None`. Key agreement keys and IVs
-    /// of the PIN protocol come from `entropy`.
-    pub fn new(path: Option<PathBuf>, entropy: SharedEntropy) -> Self {
-        SecurityKeyDevice { path, entropy }
-    }
+/// A key on USB: the one at `path`, or the one plugged in when `None`.
+#[derive(Debug, Clone)]
+pub struct UsbPort {
+    pub path: Option<PathBuf>,
+}
 
-    async fn open(&self) -> Result<Session<HidTransport>, String> {
+#[async_trait]
+impl KeyPort for UsbPort {
+    async fn open(&self) -> Result<(Box<dyn Transport>, String), String> {
         let path = match &self.path {
             Some(p) => p.clone(),
             None => only_key()?,
         };
         let transport = HidTransport::open(&path).await?;
-        Session::open(transport).await.map_err(|e| in_words(&e, &path))
+        Ok((Box::new(transport), path.display().to_string()))
+    }
+}
+
+/// A FIDO2 security key, opened afresh for each ceremony.
+#[derive(Debug)]
+pub struct SecurityKeyDevice {
+    port: Arc<dyn KeyPort>,
+    entropy: SharedEntropy,
+}
+
+/// A key in conversation, and its name for messages.
+type Key = Session<Box<dyn Transport>>;
+
+impl SecurityKeyDevice {
+    /// The key `port` reaches. Key agreement keys and IVs of the PIN protocol come from
+    /// `entropy`.
+    pub fn new(port: Arc<dyn KeyPort>, entropy: SharedEntropy) -> Self {
+        SecurityKeyDevice { port, entropy }
+    }
+
+    async fn open(&self) -> Result<(Key, String), String> {
+        let (transport, name) = self.port.open().await?;
+        let key = Session::open(transport).await.map_err(|e| in_words(&e, &name))?;
+        Ok((key, name))
     }
 
     /// Proves the user to the key, per `user_verification` of the options: a PIN token, the
     /// built-in sensor (`uv`), or nothing when the relying party discourages it.
     async fn verify_user(
         &self,
-        key: &mut Session<HidTransport>,
+        (key, at): (&mut Key, &str),
         wanted: &str,
         permissions: u8,
         rp_id: &str,
@@ -69,22 +97,19 @@ impl SecurityKeyDevice {
         if wanted == "discouraged" {
             return Ok((false, None));
         }
-        let path = key.transport().path.clone();
         match key.verification() {
             Verification::BuiltIn => Ok((true, None)),
             Verification::Pin(protocol) => {
-                let token = self.pin_token(key, protocol, permissions, rp_id, person).await?;
+                let token = self.pin_token((key, at), protocol, permissions, rp_id, person).await?;
                 Ok((false, Some(token.authenticate(client_data_hash))))
             }
             Verification::PinNotSet if wanted == "required" => Err(format!(
-                "the security key at {} has no PIN, and this cluster requires user \
-                 verification; set a PIN on the key with its maker's tool, then try again",
-                path.display()
+                "the security key at {at} has no PIN, and this cluster requires user \
+                 verification; set a PIN on the key with its maker's tool, then try again"
             )),
             Verification::Unavailable if wanted == "required" => Err(format!(
-                "the security key at {} can verify neither a PIN nor a fingerprint, and this \
-                 cluster requires user verification; use a FIDO2 key with a PIN",
-                path.display()
+                "the security key at {at} can verify neither a PIN nor a fingerprint, and this \
+                 cluster requires user verification; use a FIDO2 key with a PIN"
             )),
             Verification::PinNotSet | Verification::Unavailable => Ok((false, None)),
         }
@@ -92,14 +117,13 @@ impl SecurityKeyDevice {
 
     async fn pin_token(
         &self,
-        key: &mut Session<HidTransport>,
+        (key, at): (&mut Key, &str),
         protocol: Protocol,
         permissions: u8,
         rp_id: &str,
         person: &mut dyn Terminal,
     ) -> Result<hwa_ctap::PinToken, String> {
-        let path = key.transport().path.clone();
-        let mut prompt = format!("PIN for the security key at {}: ", path.display());
+        let mut prompt = format!("PIN for the security key at {at}: ");
         for _ in 0..PIN_PROMPTS_MAX {
             let pin = person
                 .read_secret(&prompt)
@@ -111,14 +135,13 @@ impl SecurityKeyDevice {
             match key.pin_token(protocol, &pin, permissions, rp_id, self.entropy.as_ref()).await {
                 Ok(token) => return Ok(token),
                 Err(CtapError::Status(Status::PIN_INVALID)) => {
-                    let left = key.pin_retries(protocol).await.map_err(|e| in_words(&e, &path))?;
+                    let left = key.pin_retries(protocol).await.map_err(|e| in_words(&e, at))?;
                     prompt = format!(
                         "wrong PIN; {left} tries left before the key blocks it. PIN for the \
-                         security key at {}: ",
-                        path.display()
+                         security key at {at}: "
                     );
                 }
-                Err(e) => return Err(in_words(&e, &path)),
+                Err(e) => return Err(in_words(&e, at)),
             }
         }
         Err(format!("the PIN was wrong {PIN_PROMPTS_MAX} times; nothing was signed"))
@@ -155,9 +178,16 @@ impl WebauthnDevice for SecurityKeyDevice {
             || selection.get("requireResidentKey") == Some(&Value::Bool(true));
         let (client_data, hash) = client_data("webauthn.create", &o.challenge()?, origin);
 
-        let mut key = self.open().await?;
+        let (mut key, at) = self.open().await?;
         let (uv, pin_uv_auth) = self
-            .verify_user(&mut key, &wanted, permission::MAKE_CREDENTIAL, &rp_id, &hash, person)
+            .verify_user(
+                (&mut key, &at),
+                &wanted,
+                permission::MAKE_CREDENTIAL,
+                &rp_id,
+                &hash,
+                person,
+            )
             .await?;
         let request = MakeCredential {
             client_data_hash: hash,
@@ -172,9 +202,8 @@ impl WebauthnDevice for SecurityKeyDevice {
             uv,
             pin_uv_auth,
         };
-        let path = key.transport().path.clone();
-        let made = key.make_credential(&request).await.map_err(|e| in_words(&e, &path))?;
-        let id = made.credential_id().map_err(|e| in_words(&e, &path))?;
+        let made = key.make_credential(&request).await.map_err(|e| in_words(&e, &at))?;
+        let id = made.credential_id().map_err(|e| in_words(&e, &at))?;
         Ok(json!({
             "id": URL_SAFE_NO_PAD.encode(&id),
             "rawId": URL_SAFE_NO_PAD.encode(&id),
@@ -201,13 +230,12 @@ impl WebauthnDevice for SecurityKeyDevice {
         let (client_data, hash) = client_data("webauthn.get", &o.challenge()?, origin);
         let allow = o.credential_ids("allowCredentials")?;
 
-        let mut key = self.open().await?;
+        let (mut key, at) = self.open().await?;
         let (uv, pin_uv_auth) = self
-            .verify_user(&mut key, wanted, permission::GET_ASSERTION, &rp_id, &hash, person)
+            .verify_user((&mut key, &at), wanted, permission::GET_ASSERTION, &rp_id, &hash, person)
             .await?;
         let request = GetAssertion { rp_id, client_data_hash: hash, allow, uv, pin_uv_auth };
-        let path = key.transport().path.clone();
-        let signed = key.get_assertion(&request).await.map_err(|e| in_words(&e, &path))?;
+        let signed = key.get_assertion(&request).await.map_err(|e| in_words(&e, &at))?;
         let id = signed.credential_id.unwrap_or_default();
         let mut response = json!({
             "clientDataJSON": URL_SAFE_NO_PAD.encode(client_data.as_bytes()),
@@ -325,8 +353,7 @@ impl Transport for HidTransport {
 }
 
 /// What a ceremony tells the person when the key says no.
-fn in_words(e: &CtapError, path: &Path) -> String {
-    let at = path.display();
+fn in_words(e: &CtapError, at: &str) -> String {
     match e.status() {
         Some(Status::PIN_BLOCKED) => format!(
             "the PIN of the security key at {at} is blocked after too many wrong tries; only \

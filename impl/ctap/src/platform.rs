@@ -21,6 +21,13 @@ pub trait Transport: Send {
     async fn call(&mut self, command: u8, body: &[u8]) -> Result<Vec<u8>, CtapError>;
 }
 
+#[async_trait]
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    async fn call(&mut self, command: u8, body: &[u8]) -> Result<Vec<u8>, CtapError> {
+        (**self).call(command, body).await
+    }
+}
+
 /// How a key can prove that its user is who registered it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verification {
