@@ -10,12 +10,16 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use hwa_client::securitykey::{KeyPort, SecurityKeyDevice};
 use hwa_client::{AuthenticatorFactory, ClientEnv, DeviceChoice, Terminal, WebauthnDevice};
 use hwa_core::SharedClock;
 use hwa_core::entropy::SeededEntropy;
 use hwa_core::memlock::{SimLockBehaviour, SimLocker};
 use hwa_core::net::TurmoilNetwork;
-use hwa_virtual_authenticator::{Faults, SoftAuthenticator, WebauthnClient};
+use hwa_ctap::{CtapError, Transport};
+use hwa_virtual_authenticator::{
+    Faults, SoftAuthenticator, UserVerification, VirtualSecurityKey, WebauthnClient,
+};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
@@ -24,6 +28,12 @@ use crate::board::Board;
 /// The password every simulated user signs up with; the simulator attacks WebAuthn and the
 /// headless protocol, not password guessing.
 pub const SIM_PASSWORD: &str = "correct horse battery staple";
+
+/// The PIN of every simulated security key.
+pub const SIM_PIN: &str = "4321";
+
+/// The text of the client's PIN prompts, which the board terminal answers from its script.
+const PIN_PROMPT: &str = "PIN for the security key";
 
 /// A terminal that writes to the blackboard and answers prompts from a script.
 #[derive(Debug)]
@@ -59,8 +69,13 @@ impl Terminal for BoardTerminal {
         Ok(self.answers.pop())
     }
 
+    /// A password prompt gets [`SIM_PASSWORD`]; a security key's PIN prompt gets the next
+    /// scripted answer (a person mistyping), else [`SIM_PIN`].
     async fn read_secret(&mut self, prompt: &str) -> io::Result<Zeroizing<String>> {
         self.board.write_stderr(&self.host, prompt);
+        if prompt.contains(PIN_PROMPT) {
+            return Ok(Zeroizing::new(self.answers.pop().unwrap_or_else(|| SIM_PIN.to_owned())));
+        }
         Ok(Zeroizing::new(SIM_PASSWORD.to_owned()))
     }
 }
@@ -70,6 +85,17 @@ impl Terminal for BoardTerminal {
 #[derive(Clone, Debug, Default)]
 pub struct Keyring {
     keys: Arc<Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<WebauthnClient>>>>>,
+    security_keys: Arc<Mutex<BTreeMap<String, SharedSecurityKey>>>,
+}
+
+/// A security key on the keyring, shared by every ceremony that plugs it in.
+#[derive(Clone, Debug)]
+pub struct SharedSecurityKey(Arc<tokio::sync::Mutex<VirtualSecurityKey>>);
+
+impl SharedSecurityKey {
+    pub async fn pin_retries(&self) -> u8 {
+        self.0.lock().await.pin_retries()
+    }
 }
 
 impl Keyring {
@@ -80,6 +106,21 @@ impl Keyring {
             .or_insert_with(|| {
                 let authenticator = SoftAuthenticator::in_memory(SeededEntropy::shared(seed));
                 Arc::new(tokio::sync::Mutex::new(WebauthnClient::new(authenticator)))
+            })
+            .clone()
+    }
+
+    /// The security key named `name` (PIN [`SIM_PIN`]), made the first time from the run's
+    /// `seed` and the name, so every host of a run reaches the same key.
+    pub fn security_key(&self, name: &str, seed: u64) -> SharedSecurityKey {
+        let mut keys = self.security_keys.lock().unwrap_or_else(|p| p.into_inner());
+        keys.entry(name.to_owned())
+            .or_insert_with(|| {
+                let entropy = SeededEntropy::shared(seed ^ fnv(name));
+                let authenticator = SoftAuthenticator::in_memory(entropy.clone());
+                let pin = UserVerification::Pin(SIM_PIN.to_owned());
+                let key = VirtualSecurityKey::new(authenticator, pin, entropy);
+                SharedSecurityKey(Arc::new(tokio::sync::Mutex::new(key)))
             })
             .clone()
     }
@@ -127,16 +168,51 @@ impl WebauthnDevice for KeyringDevice {
 }
 
 impl AuthenticatorFactory for KeyringFactory {
-    /// Authenticator files name keys of the keyring; the simulator has no USB bus.
+    /// Authenticator files and security key nodes name keys of the keyring. The security key
+    /// is reached without HID (the simulator has no USB bus) but through the client's CTAP2
+    /// ceremonies and PIN protocol.
     fn open(&self, choice: &DeviceChoice) -> Result<Box<dyn WebauthnDevice>, String> {
-        let DeviceChoice::File(path) = choice else {
-            return Err(format!(
-                "no {choice} in the simulator; name a key with --authenticator-file"
-            ));
+        let path = match choice {
+            DeviceChoice::File(path) => path,
+            DeviceChoice::SecurityKey(Some(node)) => {
+                let name = node.to_string_lossy().into_owned();
+                let key = self.keyring.security_key(&name, self.seed);
+                // Each ceremony's PIN exchange draws its own keys, replayably.
+                let ceremony = format!("ceremony:{name}");
+                let entropy =
+                    SeededEntropy::shared(self.seed ^ fnv(&ceremony) ^ self.board.count(&ceremony));
+                self.board.bump(&ceremony);
+                let port = Arc::new(KeyringPort { key, name });
+                return Ok(Box::new(SecurityKeyDevice::new(port, entropy)));
+            }
+            DeviceChoice::SecurityKey(None) => {
+                return Err("no USB bus in the simulator; name a keyring key".into());
+            }
         };
         let name = path.to_string_lossy();
         let key = self.keyring.key(&name, self.seed ^ fnv(&name));
         Ok(Box::new(KeyringDevice(key, self.board.clone())))
+    }
+}
+
+/// Plugs a keyring security key into a ceremony.
+#[derive(Debug)]
+struct KeyringPort {
+    key: SharedSecurityKey,
+    name: String,
+}
+
+#[async_trait]
+impl KeyPort for KeyringPort {
+    async fn open(&self) -> Result<(Box<dyn Transport>, String), String> {
+        Ok((Box::new(self.key.clone()), self.name.clone()))
+    }
+}
+
+#[async_trait]
+impl Transport for SharedSecurityKey {
+    async fn call(&mut self, command: u8, body: &[u8]) -> Result<Vec<u8>, CtapError> {
+        self.0.lock().await.call(command, body).await
     }
 }
 

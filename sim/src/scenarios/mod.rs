@@ -95,6 +95,12 @@ pub const ALL: &[Scenario] = &[
         requirements: &["HL-10"],
         build: adversaries::expired_approval,
     },
+    Scenario {
+        name: "security_key_pin",
+        about: "alice signs up and approves with a USB security key, mistyping its PIN once",
+        requirements: &["HL-13", "HL-16"],
+        build: security_key_pin,
+    },
 ];
 
 /// Looks a scenario up by name.
@@ -128,6 +134,30 @@ fn happy_path(setup: &mut Setup) {
     setup.user("alice", &["alice"]);
     setup.remote("remote", "alice", SimLockBehaviour::Succeed, |ctx| remote_ls(ctx, "alice", 0));
     alice_laptop(setup, 0, true);
+}
+
+/// The laptop's authenticator is a security key with a PIN, reached through the client's CTAP2
+/// ceremonies: signup and login type the right PIN, the approval a wrong one first.
+fn security_key_pin(setup: &mut Setup) {
+    const KEY: &str = "usb:alice-key";
+    setup.user("alice", &["alice"]);
+    setup.remote("remote", "alice", SimLockBehaviour::Succeed, |ctx| remote_ls(ctx, "alice", 0));
+    setup.approver("laptop", "alice", |ctx| async move {
+        sign_up(&ctx, "alice", KEY, 0).await?;
+        let id = read_request_id(&ctx, "remote", 1).await;
+        if !steps::decide_typing(&ctx, "alice", KEY, 0, &id, true, &["0000"]).await? {
+            return Err("the approval with the right PIN after a wrong one was refused".into());
+        }
+        let said = ctx.board.stderr("laptop");
+        if !said.contains("wrong PIN; 7 tries left") {
+            return Err(format!("the wrong PIN was not asked again with the tries left: {said}"));
+        }
+        let key = ctx.keyring.security_key("alice-key", ctx.seed);
+        match key.pin_retries().await {
+            8 => Ok(()),
+            n => Err(format!("the right PIN left the key with {n} tries instead of 8")),
+        }
+    });
 }
 
 fn cross_server_decision(setup: &mut Setup) {

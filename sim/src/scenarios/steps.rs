@@ -85,8 +85,7 @@ fn proxy(ctx: &HostCtx, i: usize) -> Result<ProxyUrl, String> {
 /// a later attempt is refused the person tries to log in, which works only if it did.
 pub async fn sign_up(ctx: &HostCtx, user: &str, key: &str, i: usize) -> Result<(), String> {
     let invite = ctx.board.invite(user).ok_or(format!("no invite for {user}"))?;
-    let params =
-        SignupParams { invite_url: invite, trust: trust(), device: DeviceChoice::File(key.into()) };
+    let params = SignupParams { invite_url: invite, trust: trust(), device: device(key) };
     let mut answer_lost = false;
     let signed_up = persist(ctx, "signup", async || {
         let mut env = ctx.host.env(&ctx.board, &ctx.keyring, ctx.seed, &[]);
@@ -114,7 +113,7 @@ pub async fn log_in(ctx: &HostCtx, user: &str, key: &str, i: usize) -> Result<()
         proxy: proxy(ctx, i)?,
         trust: trust(),
         user: user.to_owned(),
-        device: DeviceChoice::File(key.into()),
+        device: device(key),
     };
     persist(ctx, "login", async || {
         let mut env = ctx.host.env(&ctx.board, &ctx.keyring, ctx.seed, &[]);
@@ -221,6 +220,15 @@ pub async fn read_request_id(ctx: &HostCtx, host: &str, n: usize) -> RequestId {
     ctx.board.wait_until(|b| b.printed_ids(host).get(n - 1).cloned()).await
 }
 
+/// The device a step names: `usb:NAME` is the keyring's security key NAME (with a PIN), any
+/// other name the keyring's authenticator file.
+pub fn device(key: &str) -> DeviceChoice {
+    match key.strip_prefix("usb:") {
+        Some(name) => DeviceChoice::SecurityKey(Some(name.into())),
+        None => DeviceChoice::File(key.into()),
+    }
+}
+
 /// Decides request `id` as `user` at proxy `i` with `hwa headless approve`, answering the
 /// `Approve? [y/N]` prompt with `y` or `n`. Answers whether the decision was accepted.
 pub async fn decide(
@@ -231,18 +239,32 @@ pub async fn decide(
     id: &RequestId,
     approve: bool,
 ) -> Result<bool, String> {
-    let answer = if approve { "y" } else { "n" };
+    decide_typing(ctx, user, key, i, id, approve, &[]).await
+}
+
+/// [`decide`], typing `pins` in turn at a security key's PIN prompts (then the right PIN).
+pub async fn decide_typing(
+    ctx: &HostCtx,
+    user: &str,
+    key: &str,
+    i: usize,
+    id: &RequestId,
+    approve: bool,
+    pins: &[&str],
+) -> Result<bool, String> {
+    let confirm = if approve { "y" } else { "n" };
+    let answers: Vec<&str> = std::iter::once(confirm).chain(pins.iter().copied()).collect();
     let params = ApproveParams {
         proxy: proxy(ctx, i)?,
         trust: trust(),
         user: Some(user.to_owned()),
         id: id.clone(),
         skip_confirm: false,
-        device: DeviceChoice::File(key.into()),
+        device: device(key),
     };
     let mut answer_lost = false;
     let result = persist_while_waiting(ctx, "the decision", id, async || {
-        let mut env = ctx.host.env(&ctx.board, &ctx.keyring, ctx.seed, &[answer]);
+        let mut env = ctx.host.env(&ctx.board, &ctx.keyring, ctx.seed, &answers);
         let result = hwa_client::approve(&mut env, &params).await;
         answer_lost |= result.as_ref().err().is_some_and(unreachable);
         result
