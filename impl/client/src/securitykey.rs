@@ -236,7 +236,12 @@ impl WebauthnDevice for SecurityKeyDevice {
             .await?;
         let request = GetAssertion { rp_id, client_data_hash: hash, allow, uv, pin_uv_auth };
         let signed = key.get_assertion(&request).await.map_err(|e| in_words(&e, &at))?;
-        let id = signed.credential_id.unwrap_or_default();
+        let id = used_credential(signed.credential_id, &request.allow).ok_or_else(|| {
+            format!(
+                "the security key at {at} signed without naming the credential it used; \
+                 nothing was sent"
+            )
+        })?;
         let mut response = json!({
             "clientDataJSON": URL_SAFE_NO_PAD.encode(client_data.as_bytes()),
             "authenticatorData": URL_SAFE_NO_PAD.encode(&signed.auth_data),
@@ -253,6 +258,16 @@ impl WebauthnDevice for SecurityKeyDevice {
             "clientExtensionResults": {},
             "response": response,
         }))
+    }
+}
+
+/// The credential an assertion was made with: the one the key names, else the only one the
+/// relying party allowed (a key may leave it out then, CTAP2 section 6.2.2).
+fn used_credential(named: Option<Vec<u8>>, allowed: &[Vec<u8>]) -> Option<Vec<u8>> {
+    match (named, allowed) {
+        (Some(id), _) => Some(id),
+        (None, [only]) => Some(only.clone()),
+        (None, _) => None,
     }
 }
 
@@ -451,4 +466,19 @@ fn checked_rp_id(given: Option<&Value>, origin: &str) -> Result<String, String> 
     };
     hwa_virtual_authenticator::origin::check(origin, &rp_id).map_err(|e| e.to_string())?;
     Ok(rp_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_assertion_without_its_credential_is_the_only_one_allowed_or_refused() {
+        let (a, b) = (vec![1u8], vec![2u8]);
+        let only_a = [a.clone()];
+        assert_eq!(used_credential(Some(b.clone()), &only_a), Some(b.clone()));
+        assert_eq!(used_credential(None, &only_a), Some(a.clone()));
+        assert_eq!(used_credential(None, &[a, b]), None);
+        assert_eq!(used_credential(None, &[]), None);
+    }
 }
