@@ -78,6 +78,11 @@ pub trait Terminal: Send {
     /// Reads a secret after showing `prompt` on standard error; a real terminal turns echo off.
     async fn read_secret(&mut self, prompt: &str) -> io::Result<Zeroizing<String>>;
 
+    /// Keeps standard input for a remote session (`hwa ssh`): from now on a secret is asked on
+    /// the controlling terminal, never read from standard input, where it would take the
+    /// first line meant for the session. Terminals without streams have nothing to keep.
+    fn keep_input_for_session(&mut self) {}
+
     /// Lends standard input, output and error to a remote session (`hwa ssh`) for as long as
     /// the returned value lives. With `want_tty`, when input and output are a real terminal,
     /// the terminal is put in raw mode until then and described in [`Attached::tty`].

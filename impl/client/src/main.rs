@@ -51,11 +51,14 @@ fn real_env() -> ClientEnv {
         home: std::env::var_os("HOME").filter(|h| !h.is_empty()).map(Into::into),
         os_user: os_user(),
         vars,
-        term: Box::new(RealTerminal(IoTerminal {
-            input: Box::new(tokio::io::BufReader::new(tokio::io::stdin())),
-            stdout: Box::new(tokio::io::stdout()),
-            stderr: Box::new(tokio::io::stderr()),
-        })),
+        term: Box::new(RealTerminal {
+            io: IoTerminal {
+                input: Box::new(tokio::io::BufReader::new(tokio::io::stdin())),
+                stdout: Box::new(tokio::io::stdout()),
+                stderr: Box::new(tokio::io::stderr()),
+            },
+            input_kept: false,
+        }),
         authenticators: Arc::new(LocalDevices::new(entropy)),
     }
 }
@@ -87,45 +90,104 @@ fn init_logging() {
 }
 
 /// Real stdio, with echo turned off while a secret is typed on a terminal.
-struct RealTerminal(IoTerminal);
+struct RealTerminal {
+    io: IoTerminal,
+    /// Standard input belongs to a remote session; secrets come from `/dev/tty`.
+    input_kept: bool,
+}
 
 #[async_trait]
 impl Terminal for RealTerminal {
     async fn out(&mut self, text: &str) -> std::io::Result<()> {
-        self.0.out(text).await
+        self.io.out(text).await
     }
 
     async fn err(&mut self, text: &str) -> std::io::Result<()> {
-        self.0.err(text).await
+        self.io.err(text).await
     }
 
     async fn read_line(&mut self) -> std::io::Result<Option<String>> {
-        self.0.read_line().await
+        self.io.read_line().await
     }
 
     async fn read_secret(&mut self, prompt: &str) -> std::io::Result<Zeroizing<String>> {
-        use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
         let stdin = std::io::stdin();
-        if !stdin.is_terminal() {
-            return self.0.read_secret(prompt).await;
+        if stdin.is_terminal() {
+            let quiet = Quiet::new(&stdin)?;
+            let secret = self.io.read_secret(prompt).await;
+            let restored = quiet.restore();
+            self.io.err("\n").await?;
+            restored?;
+            return secret;
         }
-        let saved = tcgetattr(&stdin).map_err(std::io::Error::from)?;
-        let mut quiet = saved.clone();
-        quiet.local_flags.remove(LocalFlags::ECHO);
-        tcsetattr(&stdin, SetArg::TCSANOW, &quiet).map_err(std::io::Error::from)?;
-        let secret = self.0.read_secret(prompt).await;
-        let restored = tcsetattr(&stdin, SetArg::TCSANOW, &saved).map_err(std::io::Error::from);
-        self.0.err("\n").await?;
-        restored?;
-        secret
+        if !self.input_kept {
+            return self.io.read_secret(prompt).await;
+        }
+        let prompt = prompt.to_owned();
+        tokio::task::spawn_blocking(move || secret_from_tty(&prompt))
+            .await
+            .map_err(std::io::Error::other)?
+    }
+
+    fn keep_input_for_session(&mut self) {
+        self.input_kept = true;
     }
 
     fn attach(&mut self, want_tty: bool) -> std::io::Result<Attached<'_>> {
         let tty = if want_tty { raw_terminal()? } else { None };
-        let mut attached = self.0.attach(false)?;
+        let mut attached = self.io.attach(false)?;
         attached.tty = tty;
         Ok(attached)
     }
+}
+
+/// A terminal with echo off until [`Quiet::restore`].
+struct Quiet<'a, F: std::os::fd::AsFd> {
+    fd: &'a F,
+    saved: nix::sys::termios::Termios,
+}
+
+impl<'a, F: std::os::fd::AsFd> Quiet<'a, F> {
+    fn new(fd: &'a F) -> std::io::Result<Self> {
+        use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+        let saved = tcgetattr(fd).map_err(std::io::Error::from)?;
+        let mut quiet = saved.clone();
+        quiet.local_flags.remove(LocalFlags::ECHO);
+        tcsetattr(fd, SetArg::TCSANOW, &quiet).map_err(std::io::Error::from)?;
+        Ok(Quiet { fd, saved })
+    }
+
+    fn restore(self) -> std::io::Result<()> {
+        use nix::sys::termios::{SetArg, tcsetattr};
+        tcsetattr(self.fd, SetArg::TCSANOW, &self.saved).map_err(std::io::Error::from)
+    }
+}
+
+/// Asks for a secret on the controlling terminal, as OpenSSH asks for a passphrase when its
+/// standard input carries data. Without a terminal the answer is an error that says so.
+fn secret_from_tty(prompt: &str) -> std::io::Result<Zeroizing<String>> {
+    use std::io::{BufRead, Write};
+    let tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!(
+                "standard input carries the session's data, and there is no terminal to ask on \
+                 ({e}); run the command from a terminal, or use a key that verifies its user \
+                 without a PIN"
+            ),
+        )
+    })?;
+    let quiet = Quiet::new(&tty)?;
+    let mut line = Zeroizing::new(String::new());
+    let read = (&tty)
+        .write_all(prompt.as_bytes())
+        .and_then(|()| std::io::BufReader::new(&tty).read_line(&mut line));
+    let restored = quiet.restore();
+    (&tty).write_all(b"\n")?;
+    read?;
+    restored?;
+    let secret = line.trim_end_matches(['\r', '\n']).to_owned();
+    Ok(Zeroizing::new(secret))
 }
 
 /// The `TERM` a remote PTY gets when ours is unset: a terminal assumed to have no abilities.

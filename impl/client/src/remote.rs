@@ -112,6 +112,8 @@ pub async fn ssh(env: &mut ClientEnv, params: &SshParams) -> Result<u8, ClientEr
         logins: vec![params.login.clone()],
         nodes: vec![params.host.clone()],
     };
+    // Standard input is the session's: a security key's PIN must not eat its first line.
+    env.term.keep_input_for_session();
     let identity = Arc::new(login(env, &params.cluster, scope).await?);
     let seams = Seams { net: env.net.clone(), clock: env.clock.clone() };
     let conn = open(&seams, &params.cluster, &identity, &params.host, &params.login).await?;

@@ -7,9 +7,12 @@
 //! pseudo-terminal), reading piped input otherwise. A stock OpenSSH sshd registered with
 //! `hwactl nodes add` serves the same commands as an agentless node.
 //!
-//! The `hwa` and `hwactl` binaries are taken from the directory cargo put `hwad` in; build
-//! them first: `cargo build -p hwa-client -p hwa-admin`. The nodes serve the OS user running
-//! the test as the login.
+//! A security key's PIN for per-session MFA is asked on the terminal, never read from the
+//! input `hwa ssh` hands the session.
+//!
+//! The `hwa`, `hwactl` and `hwa-virtual-key` binaries are taken from the directory cargo put
+//! `hwad` in; build them first: `cargo build --workspace --bins`. The nodes serve the OS user
+//! running the test as the login.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -48,11 +51,7 @@ struct Cluster {
 fn bin(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_BIN_EXE_hwad")).parent().expect("bin dir").to_path_buf();
     let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} missing; run `cargo build -p hwa-client -p hwa-admin`",
-        path.display()
-    );
+    assert!(path.exists(), "{} missing; run `cargo build --workspace --bins`", path.display());
     path
 }
 
@@ -594,4 +593,111 @@ fn a_logged_in_user_completes_a_webauthn_ceremony_for_each_session() {
     assert_eq!(stderr.matches("per-session MFA: touch your authenticator").count(), 1);
     let copied = std::fs::read(landed.join("session-copy.txt")).expect("copied");
     assert_eq!(copied, b"copied with a session\n");
+}
+
+/// The PIN of the virtual security key [`plug_in_key`] plugs in.
+const KEY_PIN: &str = "4321";
+
+/// A virtual FIDO2 key with PIN [`KEY_PIN`] (`hwa-virtual-key`), unplugged when dropped.
+struct VirtualKey {
+    /// `--authenticator=usb:PATH` for `hwa`.
+    arg: String,
+    _process: Procs,
+}
+
+fn plug_in_key() -> VirtualKey {
+    use std::io::BufRead;
+    let mut child = Command::new(bin("hwa-virtual-key"))
+        .args(["--pin", KEY_PIN])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("hwa-virtual-key");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the key's node");
+    let path = line
+        .strip_prefix("virtual security key at ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no device node in {line:?}"))
+        .to_owned();
+    VirtualKey { arg: format!("--authenticator=usb:{path}"), _process: Procs(vec![child]) }
+}
+
+/// Runs `cmd` with `input` on a pipe as standard input.
+fn output_with_input(cmd: &mut Command, input: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    child.stdin.take().expect("stdin").write_all(input).expect("input written");
+    child.wait_with_output().expect("ends")
+}
+
+#[cfg(unix)]
+#[test]
+fn a_pin_for_session_mfa_is_asked_on_the_terminal_and_never_taken_from_the_session_input() {
+    let cluster = start_cluster();
+    let key = plug_in_key();
+    let proxy = format!("--proxy={}", cluster.proxy);
+    let added = hwactl(
+        &cluster.tmp.path().join("auth"),
+        &["users", "add", "bob", "--logins", &cluster.login, "--roles", "mfa-dev"],
+    );
+    let invite =
+        added.split_whitespace().find(|w| w.starts_with("http://")).expect("invite URL").to_owned();
+    let home = cluster.tmp.path().join("bob");
+    std::fs::create_dir_all(&home).expect("bob's home");
+    let pin_line = format!("{KEY_PIN}\n");
+    for args in [vec!["signup", &invite, &key.arg], vec!["login", &proxy, "--user=bob", &key.arg]] {
+        let out =
+            output_with_input(cluster.hwa().env("HOME", &home).args(args), pin_line.as_bytes());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let target = format!("{}@node1", cluster.login);
+    let ssh = [proxy.as_str(), &key.arg, &target, "cat"];
+
+    // Without a terminal, a PIN typed ahead into the input is not taken: it belongs to `cat`.
+    // `sh` leads a new session without a terminal, so `hwa` (its child) cannot open one.
+    let out = output_with_input(
+        Command::new("setsid")
+            .args(["--wait", "sh", "-c", "\"$0\" \"$@\"; exit $?"])
+            .arg(bin("hwa"))
+            .arg("ssh")
+            .args(ssh)
+            .env("HOME", &home)
+            .env("HWA_LOG", "warn"),
+        format!("{pin_line}meant for cat\n").as_bytes(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("there is no terminal to ask on"), "says why: {stderr}");
+    assert!(out.stdout.is_empty(), "nothing ran: {}", String::from_utf8_lossy(&out.stdout));
+
+    // On a terminal, the PIN is typed there without echo, and every input line reaches `cat`.
+    let (pty, pts) = pty_process::blocking::open().expect("a pseudo-terminal");
+    let mut child = pty_process::blocking::Command::new(bin("hwa"))
+        .arg("ssh")
+        .args(ssh)
+        .env("HOME", &home)
+        .env("HWA_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn(pts)
+        .expect("hwa on the terminal");
+    let input = "4321 is not a PIN here\nsecond line\n";
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("input written");
+    let pty = std::sync::Arc::new(pty);
+    let screen = Screen::watch(pty.clone());
+    screen.wait_for("the PIN prompt", |t| t.contains("PIN for the security key").then_some(()));
+    (&*pty).write_all(pin_line.as_bytes()).expect("typing the PIN");
+    let out = child.wait_with_output().expect("hwa ends");
+    let shown = screen.text();
+    assert!(out.status.success(), "{shown}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), input, "the session got all its input");
+    assert!(!shown.contains(KEY_PIN), "the PIN was echoed: {shown}");
+    assert_eq!(shown.matches("per-session MFA: touch your authenticator").count(), 1, "{shown}");
 }
