@@ -4,9 +4,9 @@
 //! A ceremony opens the key through its [`KeyPort`]: on a real machine [`UsbPort`], the one
 //! plugged in or the node given with `--authenticator=usb:/dev/hidrawN`, over a CTAP-HID channel
 //! allocated through passkey-transports; under simulation a port that hands over a virtual key's
-//! CTAP2 transport directly. It asks the key what it supports. It checks the page's origin against the RP ID itself,
-//! writes the client data, verifies the user the way the key can (its PIN, typed here and
-//! traded for a PIN token with `hwa-ctap`, or its built-in sensor), and sends
+//! CTAP2 transport directly. It asks the key what it supports, checks the page's origin against
+//! the RP ID itself, writes the client data, verifies the user the way the key can (its PIN,
+//! typed here and traded for a PIN token with `hwa-ctap`, or its built-in sensor), and sends
 //! `authenticatorMakeCredential` or `authenticatorGetAssertion`. The answer is encoded as
 //! `credential.toJSON()` gives a page, with `cross-platform` attachment and the `usb` transport.
 //!
@@ -67,8 +67,11 @@ pub struct SecurityKeyDevice {
     entropy: SharedEntropy,
 }
 
-/// A key in conversation, and its name for messages.
-type Key = Session<Box<dyn Transport>>;
+/// A key in conversation, and how messages name it.
+struct OpenKey {
+    session: Session<Box<dyn Transport>>,
+    at: String,
+}
 
 impl SecurityKeyDevice {
     /// The key `port` reaches. Key agreement keys and IVs of the PIN protocol come from
@@ -77,17 +80,17 @@ impl SecurityKeyDevice {
         SecurityKeyDevice { port, entropy }
     }
 
-    async fn open(&self) -> Result<(Key, String), String> {
-        let (transport, name) = self.port.open().await?;
-        let key = Session::open(transport).await.map_err(|e| in_words(&e, &name))?;
-        Ok((key, name))
+    async fn open(&self) -> Result<OpenKey, String> {
+        let (transport, at) = self.port.open().await?;
+        let session = Session::open(transport).await.map_err(|e| in_words(&e, &at))?;
+        Ok(OpenKey { session, at })
     }
 
     /// Proves the user to the key, per `user_verification` of the options: a PIN token, the
     /// built-in sensor (`uv`), or nothing when the relying party discourages it.
     async fn verify_user(
         &self,
-        (key, at): (&mut Key, &str),
+        key: &mut OpenKey,
         wanted: &str,
         permissions: u8,
         rp_id: &str,
@@ -97,10 +100,11 @@ impl SecurityKeyDevice {
         if wanted == "discouraged" {
             return Ok((false, None));
         }
-        match key.verification() {
+        let at = &key.at;
+        match key.session.verification() {
             Verification::BuiltIn => Ok((true, None)),
             Verification::Pin(protocol) => {
-                let token = self.pin_token((key, at), protocol, permissions, rp_id, person).await?;
+                let token = self.pin_token(key, protocol, permissions, rp_id, person).await?;
                 Ok((false, Some(token.authenticate(client_data_hash))))
             }
             Verification::PinNotSet if wanted == "required" => Err(format!(
@@ -117,12 +121,13 @@ impl SecurityKeyDevice {
 
     async fn pin_token(
         &self,
-        (key, at): (&mut Key, &str),
+        key: &mut OpenKey,
         protocol: Protocol,
         permissions: u8,
         rp_id: &str,
         person: &mut dyn Terminal,
     ) -> Result<hwa_ctap::PinToken, String> {
+        let OpenKey { session: key, at } = key;
         let mut prompt = format!("PIN for the security key at {at}: ");
         for _ in 0..PIN_PROMPTS_MAX {
             let pin = person
@@ -178,17 +183,11 @@ impl WebauthnDevice for SecurityKeyDevice {
             || selection.get("requireResidentKey") == Some(&Value::Bool(true));
         let (client_data, hash) = client_data("webauthn.create", &o.challenge()?, origin);
 
-        let (mut key, at) = self.open().await?;
+        let mut key = self.open().await?;
         let (uv, pin_uv_auth) = self
-            .verify_user(
-                (&mut key, &at),
-                &wanted,
-                permission::MAKE_CREDENTIAL,
-                &rp_id,
-                &hash,
-                person,
-            )
+            .verify_user(&mut key, &wanted, permission::MAKE_CREDENTIAL, &rp_id, &hash, person)
             .await?;
+        let OpenKey { session: mut key, at } = key;
         let request = MakeCredential {
             client_data_hash: hash,
             rp_id: rp_id.clone(),
@@ -230,10 +229,11 @@ impl WebauthnDevice for SecurityKeyDevice {
         let (client_data, hash) = client_data("webauthn.get", &o.challenge()?, origin);
         let allow = o.credential_ids("allowCredentials")?;
 
-        let (mut key, at) = self.open().await?;
+        let mut key = self.open().await?;
         let (uv, pin_uv_auth) = self
-            .verify_user((&mut key, &at), wanted, permission::GET_ASSERTION, &rp_id, &hash, person)
+            .verify_user(&mut key, wanted, permission::GET_ASSERTION, &rp_id, &hash, person)
             .await?;
+        let OpenKey { session: mut key, at } = key;
         let request = GetAssertion { rp_id, client_data_hash: hash, allow, uv, pin_uv_auth };
         let signed = key.get_assertion(&request).await.map_err(|e| in_words(&e, &at))?;
         let id = used_credential(signed.credential_id, &request.allow).ok_or_else(|| {
